@@ -1,0 +1,122 @@
+"""The ``pairbot`` command line: run, migrate, check-config, demo, match."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("pairbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairbot", description="Accountability partners for Discord communities."
+    )
+    parser.add_argument("--version", action="version", version=f"pairbot {__version__}")
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: $PAIRBOT_CONFIG, else ./config.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="connect to Discord and serve the community")
+    sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    sub.add_parser("check-config", help="validate the configuration and exit")
+    return parser
+
+
+async def _migrate(settings: Settings) -> None:
+    from bot.db import create_engine
+    from bot.migrate import upgrade
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _run(settings: Settings) -> int:
+    import discord
+
+    from bot.app import Deps, PairBot, point_at
+    from bot.clock import SystemClock
+    from bot.db import create_engine, create_sessionmaker
+    from bot.migrate import upgrade
+    from bot.scheduler import Ticker
+
+    if settings.token is None:
+        print(
+            "pairbot: no Discord token. Set PAIRBOT_TOKEN (or token in config.toml); the README's "
+            "'Running for real' says how to get one. To see pairbot without a token: pairbot demo",
+            file=sys.stderr,
+        )
+        return 2
+    engine = create_engine(settings.resolved_database_url)
+    if settings.migrate_on_start:
+        await upgrade(engine)
+    point_at(settings.api_base_url, settings.gateway_url)
+    deps = Deps(
+        settings=settings,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        clock=SystemClock(),
+        ticker=Ticker(settings.tick_seconds),
+    )
+    bot = PairBot(deps)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: loop.create_task(bot.close()))
+    try:
+        async with bot:
+            await bot.start(settings.token.get_secret_value())
+    except discord.LoginFailure:
+        print("pairbot: Discord refused the token; check PAIRBOT_TOKEN.", file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("pairbot: error: choose a command (run, migrate, check-config, ...)", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"pairbot: {exc}", file=sys.stderr)
+        return 2
+
+    from bot.logs import setup_logging
+
+    token = settings.token.get_secret_value() if settings.token else ""
+    setup_logging(settings.log_level, secrets=[token])
+    if args.command == "check-config":
+        db = settings.resolved_database_url.split("://", 1)[0]
+        print(
+            f"configuration is valid (database: {db}, token: "
+            f"{'set' if settings.token else 'not set'}, log level: {settings.log_level})"
+        )
+        return 0
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("database is up to date")
+        return 0
+    if args.command == "run":
+        return asyncio.run(_run(settings))
+    parser.print_usage(sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

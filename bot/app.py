@@ -1,0 +1,86 @@
+"""The Bot: loads every cog, starts the tick, syncs commands, and shuts down cleanly."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+import yarl
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.interactions import PairTree
+from bot.scheduler import Ticker
+from cogs import EXTENSIONS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Deps:
+    """What the bot's parts need, built once in ``__main__`` (or a test) and handed in."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    ticker: Ticker
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
+    """Send discord.py's REST and gateway traffic somewhere other than discord.com (the
+    emulator). Interaction callbacks and webhooks share ``Route.BASE``."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class PairBot(commands.Bot):
+    def __init__(self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+        intents = discord.Intents.default()  # no privileged intents: members, message content
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=PairTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.deps = deps
+        self._extensions = extensions
+        self.failed_extensions: list[str] = []
+
+    async def setup_hook(self) -> None:
+        for name in self._extensions:
+            try:
+                await self.load_extension(name)
+            except Exception:
+                self.failed_extensions.append(name)
+                log.exception("extension %s failed to load; carrying on without it", name)
+        await self.sync_commands()
+        self.deps.ticker.start()
+
+    async def sync_commands(self) -> None:
+        guild_id = self.deps.settings.dev_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to development guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s in %d server(s)", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        await self.deps.ticker.stop()
+        await super().close()
+        await self.deps.engine.dispose()
+        log.info("pairbot stopped cleanly")

@@ -1,0 +1,145 @@
+"""Settings: ``config.toml`` (or ``--config`` / ``PAIRBOT_CONFIG``) with environment overrides.
+
+Precedence, highest first: environment variables (``PAIRBOT_<KEY>``), the config file, defaults.
+A bad file or value raises :class:`ConfigError` whose message is one line naming the key, the
+problem and the fix; the CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "PAIRBOT_"
+DEFAULT_CONFIG_NAME = "config.toml"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+_file_data: ContextVar[dict[str, Any]] = ContextVar("pairbot_config_file_data")
+
+
+class ConfigError(Exception):
+    """A configuration problem, described in one line fit for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting pairbot reads. ``config.example.toml`` documents each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False, validate_default=True
+    )
+
+    token: SecretStr | None = None
+    dev_guild_id: int | None = Field(default=None, gt=0)
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    migrate_on_start: bool = True
+    log_level: LogLevel = "INFO"
+    tick_seconds: float = Field(default=15.0, gt=0, le=3600)
+    claim_batch_size: int = Field(default=100, ge=1, le=10_000)
+    lease_seconds: float = Field(default=120.0, ge=5, le=86_400)
+    send_rate_per_second: float = Field(default=40.0, gt=0, le=50)
+    api_base_url: str | None = None
+    gateway_url: str | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            return value
+        raise ValueError(
+            "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (or postgresql://)"
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_source = InitSettingsSource(settings_cls, init_kwargs=_file_data.get({}))
+        return (init_settings, env_settings, file_source)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'pairbot.sqlite3').resolve()}"
+
+
+def config_path(explicit: Path | None) -> Path | None:
+    """Which file to read: ``--config``, else ``PAIRBOT_CONFIG``, else ``./config.toml`` if any."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(ENV_PREFIX + "CONFIG")
+    if from_env:
+        return Path(from_env)
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.is_file() else None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist; create it from config.example.toml "
+            "or leave out --config/PAIRBOT_CONFIG"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix that line") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
+
+
+def _describe(error: ErrorDetails, source: str) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(file)"
+    env_name = ENV_PREFIX + key.upper()
+    if error["type"] == "extra_forbidden":
+        return (
+            f"config error: unknown key '{key}' in {source}; "
+            "check the spelling against config.example.toml or remove it"
+        )
+    problem = str(error["msg"]).removeprefix("Value error, ")
+    shown = "" if key == "token" else f" (got {error.get('input')!r})"
+    return f"config error: {key}: {problem}{shown}; fix it in {source} or set {env_name}"
+
+
+def load_settings(explicit: Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raise :class:`ConfigError` with a one-line message."""
+    path = config_path(explicit)
+    data = _read_file(path) if path is not None else {}
+    source = str(path) if path is not None else "the environment"
+    token = _file_data.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], source)) from None
+    finally:
+        _file_data.reset(token)

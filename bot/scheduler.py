@@ -1,0 +1,76 @@
+"""The tick: APScheduler 3 runs one in-memory interval job that drives every kind of due work.
+
+APScheduler is only the metronome. The database is the store of record (see the outbox), so a
+tick that is missed or cut short loses nothing: the next one picks the work up. One tick runs at
+start-up to catch up after downtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+TICK_JOB_ID = "pairbot-tick"
+
+TickHandler = Callable[[], Awaitable[object]]
+
+
+class Ticker:
+    """Runs its handlers one after another on every tick; a failing handler is logged and the
+    others still run."""
+
+    def __init__(self, interval_seconds: float) -> None:
+        self.interval_seconds = interval_seconds
+        self._handlers: list[tuple[str, TickHandler]] = []
+        self._scheduler: AsyncIOScheduler | None = None
+        self._lock = asyncio.Lock()
+        self.ticks = 0
+
+    def add_handler(self, name: str, handler: TickHandler) -> None:
+        self._handlers.append((name, handler))
+
+    async def tick(self) -> None:
+        """Run every handler once. Concurrent calls wait for each other instead of overlapping."""
+        async with self._lock:
+            self.ticks += 1
+            for name, handler in self._handlers:
+                try:
+                    await handler()
+                except Exception:
+                    log.exception("tick handler %s failed; it will run again next tick", name)
+
+    def start(self) -> None:
+        """Schedule the interval job and run one catch-up tick now."""
+        if self._scheduler is not None:
+            return
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.interval_seconds,
+            id=TICK_JOB_ID,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        self._catch_up = asyncio.get_running_loop().create_task(self.tick())
+
+    async def stop(self) -> None:
+        if self._scheduler is None:
+            return
+        self._scheduler.shutdown(wait=False)
+        self._scheduler = None
+        async with self._lock:  # let a running tick finish its unit of work
+            pass
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None

@@ -1,0 +1,6 @@
+"""Feature cogs: thin glue between Discord and ``bot.services``.
+
+``EXTENSIONS`` is the explicit list the bot loads, in order.
+"""
+
+EXTENSIONS: tuple[str, ...] = ("cogs.help",)

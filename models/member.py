@@ -1,0 +1,52 @@
+"""A member's profile. Public fields live in ``members``; private ones (gender, age, partner
+preferences) in ``member_private`` so that no query for a post or a moderator view can pick them
+up by accident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("guild_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    availability: Mapped[str | None] = mapped_column(Text)
+    goal_areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    intro: Mapped[str | None] = mapped_column(Text)
+    goals_text: Mapped[str | None] = mapped_column(Text)
+    rhythm: Mapped[str | None] = mapped_column(String(16))
+    medium: Mapped[str | None] = mapped_column(String(16))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dms_closed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    private: Mapped[MemberPrivate | None] = relationship(
+        back_populates="member", cascade="all, delete-orphan", uselist=False, lazy="raise"
+    )
+
+
+class MemberPrivate(Base):
+    __tablename__ = "member_private"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    gender: Mapped[str | None] = mapped_column(String(32))
+    age_bracket: Mapped[str | None] = mapped_column(String(16))
+    pref_genders: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pref_age_min: Mapped[int | None]
+    pref_age_max: Mapped[int | None]
+    pref_languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    member: Mapped[Member] = relationship(back_populates="private", lazy="raise")

@@ -1,0 +1,63 @@
+"""The database keeps times as aware UTC and, on SQLite, runs with the pragmas that make
+concurrent writers wait instead of failing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import FakeClock
+from bot.db import unit_of_work
+from models import GuildSettings
+from tests.dbutil import on_postgres
+
+
+async def test_times_come_back_aware_and_in_utc(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    tokyo_noon = datetime(2026, 3, 1, 12, 0, tzinfo=timezone(timedelta(hours=9)))
+    async with unit_of_work(sessions) as session:
+        session.add(GuildSettings(guild_id=1, created_at=tokyo_noon, updated_at=clock.now()))
+    async with sessions() as session:
+        row = (await session.execute(select(GuildSettings))).scalar_one()
+    assert row.created_at == tokyo_noon
+    assert row.created_at.utcoffset() == timedelta(0)
+    assert row.created_at.hour == 3
+
+
+async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+    naive = datetime(2026, 3, 1, 12, 0)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(Exception, match="naive"):
+        async with unit_of_work(sessions) as session:
+            session.add(GuildSettings(guild_id=2, created_at=naive, updated_at=naive))
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite pragmas")
+async def test_sqlite_runs_in_wal_with_busy_timeout_and_foreign_keys(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() >= 5000
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite locking")
+async def test_two_sqlite_writers_take_turns_instead_of_failing(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    import asyncio
+
+    async def writer(guild_id: int) -> None:
+        async with unit_of_work(sessions) as session:
+            await session.execute(select(GuildSettings))  # read first, then write
+            await asyncio.sleep(0)
+            session.add(
+                GuildSettings(guild_id=guild_id, created_at=clock.now(), updated_at=clock.now())
+            )
+
+    await asyncio.gather(*(writer(i) for i in range(10, 20)))
+    async with sessions() as session:
+        count = len((await session.execute(select(GuildSettings))).scalars().all())
+    assert count == 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -13,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dispatch import DiscordMessenger, Dispatcher
 from bot.interactions import PairTree
 from bot.scheduler import Ticker
+from bot.services.ports import Messenger
 from cogs import EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ class Deps:
     clock: Clock
     ticker: Ticker
     extras: dict[str, Any] = field(default_factory=dict)
+    # How the dispatcher sends; None means the real discord.py client (tests may substitute).
+    messenger: Messenger | None = None
 
 
 def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -42,7 +47,9 @@ def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
 
 
 class PairBot(commands.Bot):
-    def __init__(self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+    def __init__(
+        self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS, **options: Any
+    ) -> None:
         intents = discord.Intents.default()  # no privileged intents: members, message content
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -50,10 +57,21 @@ class PairBot(commands.Bot):
             tree_cls=PairTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.deps = deps
         self._extensions = extensions
         self.failed_extensions: list[str] = []
+        # Built before the cogs load so that features can register their due-work handlers.
+        settings = deps.settings
+        self.dispatcher = Dispatcher(
+            sessions=deps.sessions,
+            clock=deps.clock,
+            messenger=deps.messenger
+            or DiscordMessenger(self, rate_per_second=settings.send_rate_per_second),
+            batch_size=settings.claim_batch_size,
+            lease=timedelta(seconds=settings.lease_seconds),
+        )
 
     async def setup_hook(self) -> None:
         for name in self._extensions:
@@ -63,6 +81,7 @@ class PairBot(commands.Bot):
                 self.failed_extensions.append(name)
                 log.exception("extension %s failed to load; carrying on without it", name)
         await self.sync_commands()
+        self.deps.ticker.add_handler("dispatch", self.dispatcher.run_once)
         self.deps.ticker.start()
 
     async def sync_commands(self) -> None:

@@ -29,6 +29,7 @@ class Ticker:
         self._handlers: list[tuple[str, TickHandler]] = []
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        self._kicks: set[asyncio.Task[None]] = set()
         self.ticks = 0
 
     def add_handler(self, name: str, handler: TickHandler) -> None:
@@ -43,6 +44,15 @@ class Ticker:
                     await handler()
                 except Exception:
                     log.exception("tick handler %s failed; it will run again next tick", name)
+
+    def kick(self) -> None:
+        """Run a tick soon, without waiting for the interval (work a member is waiting for:
+        a request to deliver, a reply to send). Durable either way: the rows are already stored."""
+        if self._scheduler is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.tick())
+        self._kicks.add(task)
+        task.add_done_callback(self._kicks.discard)
 
     def start(self) -> None:
         """Schedule the interval job and run one catch-up tick now."""

@@ -3,4 +3,11 @@
 ``EXTENSIONS`` is the explicit list the bot loads, in order.
 """
 
-EXTENSIONS: tuple[str, ...] = ("cogs.help",)
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.help",
+    "cogs.profiles",
+    "cogs.partners",
+    "cogs.admin",
+    "cogs.goals",
+    "cogs.pairs",
+)

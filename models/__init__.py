@@ -2,7 +2,33 @@
 all of them)."""
 
 from models.base import Base, UTCDateTime
+from models.goals import CheckIn, Feedback, Goal, MissedReflection, Snooze
 from models.guild import GuildSettings
+from models.meetings import Meeting, MeetingAnswer, Report
 from models.member import Member, MemberPrivate
+from models.outbox import OutboxItem, OutboxState
+from models.partnership import MatchRound, Partnership, PartnershipMember
+from models.pool import Block, PartnerRequest
 
-__all__ = ["Base", "GuildSettings", "Member", "MemberPrivate", "UTCDateTime"]
+__all__ = [
+    "Base",
+    "Block",
+    "CheckIn",
+    "Feedback",
+    "Goal",
+    "GuildSettings",
+    "MatchRound",
+    "Meeting",
+    "MeetingAnswer",
+    "Member",
+    "MemberPrivate",
+    "MissedReflection",
+    "OutboxItem",
+    "OutboxState",
+    "PartnerRequest",
+    "Partnership",
+    "PartnershipMember",
+    "Report",
+    "Snooze",
+    "UTCDateTime",
+]

@@ -28,5 +28,7 @@ class GuildSettings(Base):
     odd_policy: Mapped[str] = mapped_column(String(16), default="carry_over")
     min_overlap_minutes: Mapped[int] = mapped_column(default=60)
     trial_days: Mapped[int] = mapped_column(default=14)
+    proposal_hours: Mapped[int] = mapped_column(default=72)
+    ghost_weeks: Mapped[int] = mapped_column(default=3)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -19,6 +19,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
     user_id: Mapped[int] = mapped_column(BigInteger)
+    display_name: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str | None] = mapped_column(String(64))
     availability: Mapped[str | None] = mapped_column(Text)
     goal_areas: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -28,6 +29,16 @@ class Member(Base):
     medium: Mapped[str | None] = mapped_column(String(16))
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     dms_closed: Mapped[bool] = mapped_column(default=False)
+    # idle / seeking / paused; a member in a proposed or active partnership is not in the pool.
+    pool_status: Mapped[str] = mapped_column(String(16), default="idle")
+    paused_until: Mapped[datetime | None]
+    waiting_since: Mapped[datetime | None]
+    priority: Mapped[bool] = mapped_column(default=False)  # carried over or declined last round
+    forum_post_id: Mapped[int | None] = mapped_column(BigInteger)
+    forum_post_stale: Mapped[bool] = mapped_column(default=False)
+    # Check-in day and time in the member's zone; None = the day before the pair's meeting.
+    checkin_weekday: Mapped[int | None]
+    checkin_time: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -1,0 +1,138 @@
+"""Seeded generator of realistic pools: a world-wide time-zone mix weighted like an
+English-speaking online community, evening/weekend-heavy availability, goal areas, rhythms,
+languages, private fields and wishes, blocks and recent ex-partners."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from bot.domain.availability import Window
+from bot.domain.matching.model import AGE_BRACKETS, Medium, PastPartner, Rhythm, Seeker
+
+# (zone, share, local language or None)
+ZONES: tuple[tuple[str, float, str | None], ...] = (
+    ("America/Los_Angeles", 10, None),
+    ("America/Denver", 3, None),
+    ("America/Chicago", 8, None),
+    ("America/New_York", 15, None),
+    ("America/Toronto", 3, "fr"),
+    ("America/Mexico_City", 2, "es"),
+    ("America/Sao_Paulo", 4, "pt"),
+    ("America/Argentina/Buenos_Aires", 1, "es"),
+    ("Europe/London", 9, None),
+    ("Europe/Dublin", 1, None),
+    ("Europe/Lisbon", 1, "pt"),
+    ("Europe/Madrid", 2, "es"),
+    ("Europe/Paris", 4, "fr"),
+    ("Europe/Berlin", 8, "de"),
+    ("Europe/Warsaw", 2, "pl"),
+    ("Europe/Kyiv", 1, "uk"),
+    ("Europe/Istanbul", 1, "tr"),
+    ("Europe/Moscow", 1, "ru"),
+    ("Africa/Lagos", 2, None),
+    ("Africa/Cairo", 1, "ar"),
+    ("Africa/Johannesburg", 1, None),
+    ("Asia/Dubai", 1, "ar"),
+    ("Asia/Kolkata", 6, "hi"),
+    ("Asia/Kathmandu", 0.5, None),
+    ("Asia/Jakarta", 1, "id"),
+    ("Asia/Singapore", 2, None),
+    ("Asia/Manila", 2, None),
+    ("Asia/Shanghai", 2, "zh"),
+    ("Asia/Seoul", 1, "ko"),
+    ("Asia/Tokyo", 3, "ja"),
+    ("Australia/Adelaide", 0.5, None),
+    ("Australia/Sydney", 3, None),
+    ("Pacific/Auckland", 1, None),
+)
+GOAL_AREAS = (
+    "career", "coding", "writing", "fitness", "study", "language-learning", "side-project",
+    "health", "finance", "music", "art", "job-search", "research", "startup",
+)
+GENDERS = ("woman", "man", "nonbinary")
+
+
+def _windows(rng: random.Random) -> tuple[Window, ...]:
+    """2-6 windows of 1-4 hours, mostly weekday evenings, some mornings, lunches and weekends."""
+    out: set[Window] = set()
+    pattern = rng.random()
+    for _ in range(rng.randint(2, 6)):
+        kind = rng.random()
+        if kind < 0.55:
+            day, start = rng.randint(0, 4), rng.choice((17, 18, 19, 20, 21)) * 60
+        elif kind < 0.7:
+            day, start = rng.randint(0, 4), rng.choice((6, 7, 8)) * 60
+        elif kind < 0.8:
+            day, start = rng.randint(0, 4), rng.choice((12, 13)) * 60
+        else:
+            day, start = rng.randint(5, 6), rng.choice((9, 10, 11, 14, 15, 16, 17)) * 60
+        if pattern < 0.3 and kind < 0.55:
+            start += 30
+        length = rng.choice((60, 90, 120, 120, 180, 240))
+        out.add(Window(day, start, min(start + length, 1440)))
+    return tuple(sorted(out))
+
+
+def generate_pool(n: int, seed: int, now: datetime | None = None) -> list[Seeker]:
+    """`n` seekers, reproducible from `seed`."""
+    now = now or datetime(2026, 3, 16, 12, tzinfo=UTC)
+    rng = random.Random(seed)
+    zones = [z for z, _, _ in ZONES]
+    shares = [s for _, s, _ in ZONES]
+    local_lang = {z: lang for z, _, lang in ZONES}
+    ids = [f"m{seed}-{i:06d}" for i in range(n)]
+    seekers: list[Seeker] = []
+    for i in range(n):
+        zone = rng.choices(zones, shares)[0]
+        langs = set()
+        if rng.random() < 0.92:
+            langs.add("en")
+        local = local_lang[zone]
+        if local and (rng.random() < 0.6 or not langs):
+            langs.add(local)
+        if not langs:
+            langs.add("en")
+        gender: str | None = rng.choices((*GENDERS, None), (46, 46, 4, 4))[0]
+        age: str | None = rng.choices((*AGE_BRACKETS, None), (18, 34, 24, 12, 6, 3, 3))[0]
+        partner_genders = None
+        if gender is not None and rng.random() < 0.15:
+            partner_genders = frozenset({gender} if rng.random() < 0.8 else GENDERS)
+        partner_ages = None
+        if age is not None and rng.random() < 0.1:
+            k = AGE_BRACKETS.index(age)
+            partner_ages = frozenset(AGE_BRACKETS[max(0, k - 1): k + 2])
+        partner_langs = frozenset({"en"}) if "en" in langs and rng.random() < 0.05 else None
+        blocks = frozenset(rng.sample(ids, rng.randint(1, 3))) if rng.random() < 0.03 else (
+            frozenset()
+        )
+        past: list[PastPartner] = []
+        if rng.random() < 0.2:
+            for _ in range(rng.randint(1, 2)):
+                ended: date | None = (now - timedelta(days=rng.randint(1, 365))).date()
+                if rng.random() < 0.1:
+                    ended = None
+                past.append(PastPartner(rng.choice(ids), ended))
+        rhythm: Rhythm = rng.choices(("weekly", "biweekly", "flexible"), (60, 25, 15))[0]
+        medium: Medium = rng.choices(("text", "voice", "video"), (25, 35, 40))[0]
+        seekers.append(
+            Seeker(
+                id=ids[i],
+                zone=zone,
+                windows=_windows(rng),
+                goal_areas=frozenset(rng.sample(GOAL_AREAS, rng.randint(1, 3))),
+                rhythm=rhythm,
+                medium=medium,
+                languages=frozenset(langs),
+                gender=gender,
+                age_bracket=age,
+                partner_genders=partner_genders,
+                partner_age_brackets=partner_ages,
+                partner_languages=partner_langs,
+                blocks=blocks - {ids[i]},
+                past_partners=tuple(p for p in past if p.partner_id != ids[i]),
+                waiting_since=now - timedelta(hours=rng.randint(1, 60 * 24)),
+                carried_over=rng.random() < 0.01,
+            )
+        )
+    return seekers

@@ -1,0 +1,423 @@
+"""The dispatcher: the tick handler that turns due outbox rows into Discord messages and feature
+work, and the discord.py side of sending (:class:`DiscordMessenger`).
+
+Each tick: leases that ran out go back to pending, stale rows expire, then due rows are claimed
+in bounded batches and handled: delivery kinds are sent here (DMs fall back to the pair's thread
+when closed), other kinds go to the handler a feature registered with :meth:`Dispatcher.register`.
+Outcomes are written per batch. A crash anywhere leaves claimed rows whose lease runs out; they are
+sent again with the same nonce, and Discord answers a repeated nonce with the first message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NoReturn
+
+import aiohttp
+import discord
+from discord.http import handle_message_parameters
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.db import unit_of_work
+from bot.services import outbox
+from bot.services.outbox import DueWork, Outcome
+from bot.services.ports import (
+    DmClosed,
+    Messenger,
+    OutgoingMessage,
+    Permanent,
+    Sent,
+    Transient,
+    nonce_for,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, DueWork], Awaitable[None]]
+"""Feature work for one due row. It runs inside the unit of work that also marks the row done,
+so its database changes and the row's completion commit together (or not at all). Handlers
+should do database work and enqueue deliveries rather than talk to Discord themselves; if they
+must, the work has to be safe to repeat (a crash before the commit repeats it)."""
+
+DISCORD_DMS_CLOSED = 50007
+
+
+class LeaseLost(Exception):
+    """The row was no longer this claim's when the handler finished: roll its work back."""
+
+
+@dataclass
+class TickReport:
+    """What one :meth:`Dispatcher.run_once` did (counts only: nothing private)."""
+
+    released: int = 0
+    expired: int = 0
+    batches: int = 0
+    claimed: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+
+    def add(self, counts: dict[str, int]) -> None:
+        for state, n in counts.items():
+            self.states[state] = self.states.get(state, 0) + n
+
+
+class Dispatcher:
+    """Claims due rows and routes them by kind. Create one per process; it holds no state of
+    record, only its worker id and the handlers features registered."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        messenger: Messenger,
+        batch_size: int = 100,
+        lease: timedelta = timedelta(seconds=120),
+        max_in_flight: int = 10,
+        max_attempts: int = outbox.MAX_ATTEMPTS,
+        worker: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.messenger = messenger
+        self.batch_size = batch_size
+        self.lease = lease
+        self.max_in_flight = max_in_flight
+        self.max_attempts = max_attempts
+        self.worker = worker or outbox.worker_id()
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """Route rows of ``kind`` (declared with ``outbox.register_kind``, not a delivery kind)
+        to ``handler``. Until a handler is registered such rows stay pending, visibly."""
+        if outbox.kind_rule(kind).delivery:
+            raise ValueError(f"{kind} is a delivery kind: the dispatcher sends it itself")
+        self._handlers[kind] = handler
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return outbox.delivery_kinds() | frozenset(self._handlers)
+
+    async def run_once(self) -> TickReport:
+        """One tick: expire stale rows, then (releasing expired leases before each claim) claim
+        and handle batches until nothing is due."""
+        report = TickReport()
+        async with unit_of_work(self.sessions) as session:
+            report.expired = await outbox.expire_stale(session, now=self.clock.now())
+        while True:
+            async with unit_of_work(self.sessions) as session:
+                now = self.clock.now()
+                # Also between batches: a long tick must not keep a dead worker's rows waiting.
+                report.released += await outbox.release_expired_leases(
+                    session, now=now, max_attempts=self.max_attempts
+                )
+                batch = await outbox.claim(
+                    session,
+                    now=now,
+                    worker=self.worker,
+                    limit=self.batch_size,
+                    lease=self.lease,
+                    kinds=self.kinds,
+                )
+                dm_targets = {
+                    (w.guild_id, w.user_id)
+                    for w in batch
+                    if w.user_id is not None and w.guild_id is not None
+                }
+                closed = await outbox.closed_dm_users(session, members=dm_targets)
+            if not batch:
+                break
+            report.batches += 1
+            report.claimed += len(batch)
+            deliveries = [w for w in batch if w.kind not in self._handlers]
+            if deliveries:
+                report.add(await self._deliver(deliveries, closed))
+            for work in batch:
+                if work.kind in self._handlers:
+                    report.add({await self._run_handler(work): 1})
+            if len(batch) < self.batch_size:
+                break
+        if report.claimed or report.expired or report.released:
+            log.info(
+                "dispatch tick: %d claimed in %d batches, %s, %d expired, %d released",
+                report.claimed,
+                report.batches,
+                report.states,
+                report.expired,
+                report.released,
+            )
+        return report
+
+    # ----------------------------------------------------------------------- deliveries
+
+    async def _deliver(
+        self, batch: Sequence[DueWork], closed: set[tuple[int, int]]
+    ) -> dict[str, int]:
+        gate = asyncio.Semaphore(self.max_in_flight)
+        newly_closed: set[tuple[int, int]] = set()
+
+        async def one(work: DueWork) -> Outcome:
+            async with gate:
+                try:
+                    return await self._deliver_one(work, closed, newly_closed)
+                except Exception as exc:  # a bug must not lose the batch's other outcomes
+                    log.exception("delivery %s crashed; it will be retried", work.id)
+                    return Outcome(work, "retry", reason=f"error: {type(exc).__name__}")
+
+        outcomes = await asyncio.gather(*(one(w) for w in batch))
+        async with unit_of_work(self.sessions) as session:
+            now = self.clock.now()
+            for guild_id, user_id in sorted(newly_closed):
+                await outbox.mark_dms_closed(session, guild_id=guild_id, user_id=user_id, now=now)
+            return await outbox.record_outcomes(
+                session, outcomes=outcomes, now=now, max_attempts=self.max_attempts
+            )
+
+    async def _deliver_one(
+        self,
+        work: DueWork,
+        closed: set[tuple[int, int]],
+        newly_closed: set[tuple[int, int]],
+    ) -> Outcome:
+        if work.user_id is None:
+            assert work.channel_id is not None
+            return await self._attempt(
+                work,
+                "channel",
+                self.messenger.send_to_channel(
+                    channel_id=work.channel_id,
+                    message=work.message.fitted(),
+                    nonce=nonce_for(work.key),
+                ),
+            )
+        member = (work.guild_id or 0, work.user_id)
+        if member not in closed:
+            try:
+                sent = await self.messenger.send_dm(
+                    user_id=work.user_id, message=work.message.fitted(), nonce=nonce_for(work.key)
+                )
+                return Outcome(work, "sent", sent=sent, via="dm")
+            except DmClosed:
+                if work.guild_id is not None:
+                    newly_closed.add(member)
+            except Transient as exc:
+                return Outcome(work, "retry", reason=exc.reason, retry_after=exc.retry_after)
+            except Permanent as exc:
+                return Outcome(work, "failed", reason=exc.reason)
+        fallback = work.fallback_channel_id
+        if fallback is None:
+            return Outcome(work, "failed", reason="dms closed and no fallback channel")
+        return await self._attempt(
+            work,
+            "fallback",
+            self.messenger.send_to_channel(
+                channel_id=fallback,
+                message=work.fallback_message.fitted(),
+                nonce=nonce_for(work.key, fallback=True),
+            ),
+        )
+
+    @staticmethod
+    async def _attempt(work: DueWork, via: str, sending: Awaitable[Sent]) -> Outcome:
+        try:
+            sent = await sending
+        except Transient as exc:
+            return Outcome(work, "retry", reason=exc.reason, retry_after=exc.retry_after)
+        except (Permanent, DmClosed) as exc:
+            reason = exc.reason if isinstance(exc, Permanent) else "dms closed"
+            return Outcome(work, "failed", reason=reason)
+        return Outcome(work, "sent", sent=sent, via=via)
+
+    # ----------------------------------------------------------------------- feature work
+
+    async def _run_handler(self, work: DueWork) -> str:
+        handler = self._handlers[work.kind]
+        try:
+            async with unit_of_work(self.sessions) as session:
+                await handler(session, work)
+                if not await outbox.mark_done(session, work=work, now=self.clock.now()):
+                    raise LeaseLost
+            return "done"
+        except LeaseLost:
+            log.warning(
+                "outbox row %s: claim lost before its handler finished; rolled back", work.id
+            )
+            return "lost"
+        except Permanent as exc:
+            reason, retry_after, permanent = exc.reason, None, True
+        except Transient as exc:
+            reason, retry_after, permanent = exc.reason, exc.retry_after, False
+        except Exception as exc:
+            log.exception("handler for %s (row %s) failed; it will be retried", work.kind, work.id)
+            reason, retry_after, permanent = f"error: {type(exc).__name__}", None, False
+        async with unit_of_work(self.sessions) as session:
+            now = self.clock.now()
+            if permanent:
+                ok = await outbox.mark_failed(session, work=work, reason=reason, now=now)
+                return "failed" if ok else "lost"
+            state = await outbox.retry_later(
+                session,
+                work=work,
+                reason=reason,
+                now=now,
+                retry_after=retry_after,
+                max_attempts=self.max_attempts,
+            )
+            return state or "lost"
+
+
+# --------------------------------------------------------------------------- discord.py
+
+
+class Pacer:
+    """Spaces request starts at least ``1/rate`` seconds apart, so the bot's own sending stays
+    under Discord's global 50 requests/s with room for commands; ``None`` means no pacing.
+
+    The gap is measured from when the previous request really started, so a stalled event loop
+    never releases a burst to "catch up"."""
+
+    def __init__(self, rate_per_second: float | None) -> None:
+        self.interval = 1.0 / rate_per_second if rate_per_second else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            delay = self._next - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = loop.time() + self.interval
+
+
+BUTTON_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+    "link": discord.ButtonStyle.link,
+}
+
+
+def _view(message: OutgoingMessage) -> discord.ui.View | None:
+    """Buttons as a throwaway view: only its components are sent; clicks reach the feature's
+    persistent views (registered with ``bot.add_view``) by ``custom_id``."""
+    if not message.rows:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row_index, row in enumerate(message.rows):
+        for button in row:
+            view.add_item(
+                discord.ui.Button(
+                    label=button.label,
+                    custom_id=button.custom_id,
+                    style=BUTTON_STYLES[button.style],
+                    url=button.url,
+                    disabled=button.disabled,
+                    row=row_index,
+                )
+            )
+    return view
+
+
+class DiscordMessenger:
+    """:class:`~bot.services.ports.Messenger` on the real discord.py HTTP client.
+
+    Every message carries its nonce (discord.py adds ``enforce_nonce``) and allowed mentions
+    that ping nobody but the users the bot names itself. DM channel ids are kept in a bounded
+    cache of our own (discord.py keeps only 128), so a round of reminders opens each DM once.
+    discord.py already waits out 429s and retries 500/502/504 with the same payload (so the same
+    nonce); what it finally raises is turned into DmClosed/Transient/Permanent here."""
+
+    DM_CACHE_SIZE = 50_000
+
+    def __init__(self, client: discord.Client, *, rate_per_second: float | None) -> None:
+        self.client = client
+        self.pacer = Pacer(rate_per_second)
+        self._dm_channels: OrderedDict[int, int] = OrderedDict()
+
+    async def send_dm(self, *, user_id: int, message: OutgoingMessage, nonce: str) -> Sent:
+        channel_id = await self._dm_channel(user_id)
+        return await self._send(channel_id, message, nonce, dm=True)
+
+    async def send_to_channel(
+        self, *, channel_id: int, message: OutgoingMessage, nonce: str
+    ) -> Sent:
+        return await self._send(channel_id, message, nonce, dm=False)
+
+    async def _dm_channel(self, user_id: int) -> int:
+        cached = self._dm_channels.get(user_id)
+        if cached is not None:
+            self._dm_channels.move_to_end(user_id)
+            return cached
+        await self.pacer.wait()
+        try:
+            data = await self.client.http.start_private_message(user_id)
+        except Exception as exc:
+            _raise_translated(exc, dm=False)
+        channel_id = int(data["id"])
+        self._dm_channels[user_id] = channel_id
+        if len(self._dm_channels) > self.DM_CACHE_SIZE:
+            self._dm_channels.popitem(last=False)
+        return channel_id
+
+    async def _send(
+        self, channel_id: int, message: OutgoingMessage, nonce: str, *, dm: bool
+    ) -> Sent:
+        message = message.fitted()
+        mentions = discord.AllowedMentions(
+            everyone=False,
+            roles=False,
+            replied_user=False,
+            users=[discord.Object(id=u) for u in message.ping_users] or False,
+        )
+        embeds = [discord.Embed.from_dict(e) for e in message.embeds]
+        kwargs: dict[str, Any] = {"nonce": nonce, "allowed_mentions": mentions}
+        if message.content:
+            kwargs["content"] = message.content
+        if embeds:
+            kwargs["embeds"] = embeds
+        view = _view(message)
+        if view is not None:
+            kwargs["view"] = view
+        await self.pacer.wait()
+        try:
+            with handle_message_parameters(**kwargs) as params:
+                data = await self.client.http.send_message(channel_id, params=params)
+        except Exception as exc:
+            _raise_translated(exc, dm=dm)
+        return Sent(message_id=int(data["id"]), channel_id=int(data["channel_id"]))
+
+
+def _raise_translated(exc: Exception, *, dm: bool) -> NoReturn:
+    translated = _translate(exc, dm=dm)
+    if translated is exc:
+        raise exc
+    raise translated from exc
+
+
+def _translate(exc: Exception, *, dm: bool) -> Exception:
+    """discord.py's exception (after its own retries) as the services' plain error."""
+    if isinstance(exc, discord.RateLimited):
+        return Transient("rate limited", retry_after=exc.retry_after)
+    if isinstance(exc, discord.Forbidden):
+        if dm and exc.code == DISCORD_DMS_CLOSED:
+            return DmClosed("dms closed")
+        return Permanent(f"forbidden (discord {exc.code})")
+    if isinstance(exc, discord.NotFound):
+        return Permanent(f"not found (discord {exc.code})")
+    if isinstance(exc, discord.HTTPException):
+        if exc.status == 429 or exc.status >= 500:
+            return Transient(f"discord http {exc.status}")
+        return Permanent(f"rejected (http {exc.status}, discord {exc.code})")
+    if isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError):
+        return Transient(f"connection: {type(exc).__name__}")
+    return exc

@@ -1,0 +1,527 @@
+"""Goals, weeks and check-ins as pure rules: when a goal is due, when a member's week ends, when
+they are asked how it went, what a missed goal's reasons are called, and what pattern an outside
+eye would see in their misses.
+
+Everything is computed on the member's own local dates (their IANA zone) and converted to UTC
+with :mod:`bot.domain.recurrence`, so check-ins and weekly prompts stay at the same local time
+across daylight-saving changes.
+
+* A **week** runs Monday to Sunday in the member's zone; a goal due "this week" is due on Sunday
+  and its deadline is Sunday 23:59 local.
+* The **check-in** is on the member's chosen weekday and time; without a choice it is the day
+  before the pair's meeting, at the meeting's local time for the member (kept between 08:00 and
+  21:00 so nobody is asked at night), and Friday 18:00 when there is no meeting yet.
+* The **weekly prompt** comes on Sunday at 19:00 local: the evening at the end of the week, not
+  midnight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Final
+
+from bot.domain.errors import echo
+from bot.domain.recurrence import Recurrence, local_to_utc, next_occurrence
+from bot.domain.timezones import validate_zone
+from bot.errors import InvalidInput
+
+# --------------------------------------------------------------------------- vocabulary
+
+STATUSES: Final = ("open", "done", "partly", "missed", "dropped")
+LIVE_STATUSES: Final = ("open", "partly")
+"""Goals still being worked on: they are checked in on."""
+ANSWERS: Final = ("done", "partly", "missed")
+ANSWER_LABELS: Final = {"done": "Done", "partly": "Partly", "missed": "Missed"}
+STATUS_ICONS: Final = {
+    "open": "⏳",
+    "done": "✅",
+    "partly": "🌓",
+    "missed": "❌",
+    "dropped": "➖",
+}
+STATUS_WORDS: Final = {
+    "open": "open",
+    "done": "done",
+    "partly": "partly done",
+    "missed": "missed",
+    "dropped": "dropped",
+}
+
+REASONS: Final = {
+    "family": "A family matter or emergency",
+    "work": "Too much work",
+    "distraction": "Got distracted",
+    "underestimated": "Underestimated it",
+    "unsure": "Not sure",
+    "other": "Something else",
+}
+"""Why a goal was missed: codes stored in the database, labels shown to members."""
+
+REASON_PHRASES: Final = {
+    "family": "a family matter",
+    "work": "too much work",
+    "distraction": "distraction",
+    "underestimated": "underestimating the goal",
+    "unsure": "not being sure why",
+    "other": "something else",
+}
+
+DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+GOAL_TEXT_MAX: Final = 200
+NOTE_MAX: Final = 4000
+"""A check-in note: Discord's longest text input; kept whole, shown in an embed description."""
+FEEDBACK_MAX: Final = 2000
+REFLECTION_MAX: Final = 1000
+MAX_LIVE_GOALS: Final = 8
+"""Open goals at once: each gets its own check-in message, so keep the DMs few."""
+DUE_MAX_DAYS: Final = 366
+
+WEEK_END_TIME: Final = dt.time(23, 59)
+REVIEW_WEEKDAY: Final = 6
+REVIEW_TIME: Final = dt.time(19, 0)
+DEFAULT_CHECKIN_WEEKDAY: Final = 4
+DEFAULT_CHECKIN_TIME: Final = dt.time(18, 0)
+EARLIEST_CHECKIN: Final = dt.time(8, 0)
+LATEST_CHECKIN: Final = dt.time(21, 0)
+
+
+class GoalError(InvalidInput):
+    """Something a member typed about a goal that can't be used."""
+
+
+# --------------------------------------------------------------------------- weeks and dues
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_end(day: date) -> date:
+    """The Sunday of ``day``'s week."""
+    return week_start(day) + timedelta(days=6)
+
+
+def local_date(moment: datetime, zone: str) -> date:
+    """The member's calendar date at ``moment``."""
+    return moment.astimezone(validate_zone(zone)).date()
+
+
+def deadline(due: date, zone: str) -> datetime:
+    """The UTC instant a goal due on ``due`` stops being on time: 23:59 that day, local."""
+    return local_to_utc(due, WEEK_END_TIME, validate_zone(zone))
+
+
+def week_bounds_utc(week_monday: date, zone: str) -> tuple[datetime, datetime]:
+    """The member's week (Monday 00:00 up to the next Monday 00:00, local) as UTC instants."""
+    tz = validate_zone(zone)
+    start = week_start(week_monday)
+    return local_to_utc(start, dt.time(0), tz), local_to_utc(start + timedelta(7), dt.time(0), tz)
+
+
+DUE_CHOICES: Final = ("this week", "next week")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_due(text: str, *, today: date) -> date:
+    """``"this week"`` (Sunday), ``"next week"`` (next Sunday), ``"today"``, ``"tomorrow"`` or a
+    date ``YYYY-MM-DD``, all on the member's own calendar (``today`` is their local date)."""
+    value = " ".join(text.strip().lower().replace("_", " ").split())
+    if value == "this week":
+        return week_end(today)
+    if value == "next week":
+        return week_end(today) + timedelta(days=7)
+    if value == "today":
+        return today
+    if value == "tomorrow":
+        return today + timedelta(days=1)
+    if not _DATE_RE.match(value):
+        raise GoalError(
+            f"I couldn't read “{echo(text)}” as a due date. Pick “this week”, “next week” or a "
+            "date like 2026-03-14."
+        )
+    try:
+        due = date.fromisoformat(value)
+    except ValueError:
+        raise GoalError(f"{echo(text)} isn't a real date. Try a date like 2026-03-14.") from None
+    if due < today:
+        raise GoalError("That date has already passed. Pick today or a day after it.")
+    if due > today + timedelta(days=DUE_MAX_DAYS):
+        raise GoalError("Please pick a date within the next year: smaller goals work better.")
+    return due
+
+
+def due_label(due: date, *, today: date) -> str:
+    """How a due date reads to its member: "this week", "next week", "today", or a date."""
+    if due == today:
+        return "today"
+    if due == week_end(today):
+        return "this week"
+    if due == week_end(today) + timedelta(days=7):
+        return "next week"
+    return f"{DAY_NAMES[due.weekday()][:3]} {due.day} {due:%b %Y}"
+
+
+def due_suggestions(today: date, typed: str = "") -> list[tuple[str, str]]:
+    """Autocomplete for a due date: (label, value) pairs, the relative ones first."""
+    pairs: list[tuple[str, str]] = [
+        ("this week (Sunday)", "this week"),
+        ("next week (Sunday)", "next week"),
+    ]
+    for ahead in range(14):
+        day = today + timedelta(days=ahead)
+        label = f"{DAY_NAMES[day.weekday()]} {day.isoformat()}"
+        if ahead == 0:
+            label += " (today)"
+        elif ahead == 1:
+            label += " (tomorrow)"
+        pairs.append((label, day.isoformat()))
+    needle = typed.strip().lower()
+    if needle and _DATE_RE.match(needle):
+        pairs.insert(0, (needle, needle))
+    return [p for p in pairs if not needle or needle in p[0].lower()][:25]
+
+
+def clean_goal_text(text: str) -> str:
+    """One line of 1..200 characters (control characters and runs of spaces removed)."""
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    if not cleaned:
+        raise GoalError("Please describe the goal in a few words.")
+    if len(cleaned) > GOAL_TEXT_MAX:
+        raise GoalError(
+            f"Please keep a goal under {GOAL_TEXT_MAX} characters: one concrete thing you can "
+            "finish. Details can go in a check-in note."
+        )
+    return cleaned
+
+
+def clean_long_text(text: str, *, limit: int, what: str) -> str | None:
+    """A note, feedback or reflection: kept as typed (newlines too), only trimmed at the ends;
+    empty means none."""
+    value = text.strip()
+    if not value:
+        return None
+    if len(value) > limit:
+        raise GoalError(f"Your {what} is {len(value)} characters; the limit is {limit:,}.")
+    return value
+
+
+def parse_reason(code: str) -> str:
+    if code not in REASONS:
+        raise GoalError("Please pick one of the reasons from the list.")
+    return code
+
+
+# --------------------------------------------------------------------------- check-in timing
+
+
+@dataclass(frozen=True)
+class MeetingRhythm:
+    """A pair's recurring meeting, as far as check-ins care."""
+
+    weekday: int
+    time: dt.time
+    zone: str
+    interval_weeks: int = 1
+    anchor: date | None = None
+
+    def recurrence(self) -> Recurrence:
+        if self.anchor is None:
+            return Recurrence(self.weekday, self.time, self.zone, self.interval_weeks)
+        return Recurrence(self.weekday, self.time, self.zone, self.interval_weeks, self.anchor)
+
+
+def parse_clock(text: str) -> dt.time:
+    """``"18:30"`` or ``"7:05"`` → a wall time in whole minutes."""
+    match = re.fullmatch(r"\s*(\d{1,2})[:.h](\d{2})\s*", text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise GoalError(f"“{echo(text)}” isn't a time I can read. Use 24-hour time like 18:30.")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_weekday(text: str) -> int:
+    value = text.strip().lower()
+    for index, name in enumerate(DAY_NAMES):
+        if value in (name.lower(), name[:3].lower(), str(index)):
+            return index
+    raise GoalError("Please pick a day from Monday to Sunday.")
+
+
+def checkin_recurrence(
+    *,
+    zone: str,
+    weekday: int | None,
+    time: dt.time | None,
+    meeting: MeetingRhythm | None,
+    now: datetime,
+) -> Recurrence:
+    """When the member is asked about their goals, weekly, in their own zone.
+
+    Their own choice wins. Otherwise the day before the pair's next meeting at the meeting's
+    local time for them (moved to 18:00 if that falls outside 08:00–21:00), or Friday 18:00
+    when the pair has no meeting yet. Biweekly meetings still get weekly check-ins: goals are
+    weekly."""
+    validate_zone(zone)
+    if weekday is not None:
+        return Recurrence(weekday, time or DEFAULT_CHECKIN_TIME, zone)
+    if meeting is not None:
+        upcoming = next_occurrence(meeting.recurrence(), now).astimezone(validate_zone(zone))
+        local = upcoming.replace(tzinfo=None, second=0, microsecond=0)
+        day_before = (local.weekday() - 1) % 7
+        at = local.time()
+        if not EARLIEST_CHECKIN <= at <= LATEST_CHECKIN:
+            at = DEFAULT_CHECKIN_TIME
+        return Recurrence(day_before, time or at, zone)
+    return Recurrence(DEFAULT_CHECKIN_WEEKDAY, time or DEFAULT_CHECKIN_TIME, zone)
+
+
+def review_recurrence(zone: str) -> Recurrence:
+    """The weekly missed-goal prompt: Sunday 19:00 in the member's zone."""
+    return Recurrence(REVIEW_WEEKDAY, REVIEW_TIME, zone)
+
+
+def describe_checkin(rec: Recurrence, *, own_choice: bool, has_meeting: bool) -> str:
+    when = f"{DAY_NAMES[rec.weekday]}s at {rec.time:%H:%M} ({rec.zone})"
+    if own_choice:
+        return when
+    if has_meeting:
+        return f"{when}, the day before your meeting"
+    return f"{when} (until you and your partner set a meeting time)"
+
+
+# --------------------------------------------------------------------------- custom ids
+
+CUSTOM_PREFIX: Final = "pairbot:g"
+
+
+def answer_id(checkin_id: int, answer: str) -> str:
+    """The Done / Partly / Missed / Add a note buttons of one check-in."""
+    return f"{CUSTOM_PREFIX}:ci:{checkin_id}:{answer}"
+
+
+def feedback_id(checkin_id: int) -> str:
+    return f"{CUSTOM_PREFIX}:fb:{checkin_id}"
+
+
+def why_id(goal_id: int) -> str:
+    """The weekly prompt's "tell me why" button for one goal."""
+    return f"{CUSTOM_PREFIX}:why:{goal_id}"
+
+
+def reason_select_id(goal_id: int) -> str:
+    return f"{CUSTOM_PREFIX}:reason:{goal_id}"
+
+
+def note_modal_id(checkin_id: int) -> str:
+    return f"{CUSTOM_PREFIX}:note:{checkin_id}"
+
+
+def feedback_modal_id(checkin_id: int) -> str:
+    return f"{CUSTOM_PREFIX}:fbm:{checkin_id}"
+
+
+def help_modal_id(goal_id: int, reason: str) -> str:
+    """The "what would help" form; it carries the reason so one submit records both."""
+    return f"{CUSTOM_PREFIX}:help:{goal_id}:{reason}"
+
+
+# --------------------------------------------------------------------------- patterns
+
+
+@dataclass(frozen=True)
+class GoalRecord:
+    """One finished goal as the pattern finder sees it (member-local dates)."""
+
+    status: str  # done / partly / missed
+    due: date
+    created: date
+    area: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _Feature:
+    """A trait a goal may have (every given part must match); ``rank`` orders how specific, and
+    so how useful, it is."""
+
+    rank: int
+    phrase: str  # completes "... misses were {phrase}"
+    area: str | None = None
+    due_day: int | None = None
+    set_day: int | None = None
+    reason: str | None = None
+    later_week: bool = False
+
+    @property
+    def needs_lift(self) -> bool:
+        """Reasons exist only for misses, so they have no baseline to beat."""
+        return self.reason is None
+
+    def matches(self, record: GoalRecord) -> bool:
+        return (
+            (self.area is None or record.area == self.area)
+            and (self.due_day is None or record.due.weekday() == self.due_day)
+            and (self.set_day is None or record.created.weekday() == self.set_day)
+            and (self.reason is None or record.reason == self.reason)
+            and (not self.later_week or week_start(record.due) > week_start(record.created))
+        )
+
+
+MIN_WEEKS: Final = 3
+MIN_COUNT: Final = 3
+MIN_SHARE: Final = 0.6
+MIN_GAP: Final = 0.25
+WINDOW: Final = 8
+
+
+def _miss_rate(records: Sequence[GoalRecord]) -> float:
+    return sum(r.status == "missed" for r in records) / len(records)
+
+
+def _plural_day(weekday: int) -> str:
+    return DAY_NAMES[weekday] + "s"
+
+
+def _features(misses: Sequence[GoalRecord]) -> list[_Feature]:
+    features: list[_Feature] = []
+    areas = sorted({m.area for m in misses if m.area})
+    due_days = sorted({m.due.weekday() for m in misses})
+    set_days = sorted({m.created.weekday() for m in misses})
+    for area in areas:
+        for day in due_days:
+            features.append(
+                _Feature(3, f"{area} goals set for {_plural_day(day)}", area=area, due_day=day)
+            )
+        features.append(_Feature(1, f"{area} goals", area=area))
+    for code in sorted({m.reason for m in misses if m.reason in REASONS}):
+        assert code is not None
+        features.append(_Feature(2, f"put down to {REASON_PHRASES[code]}", reason=code))
+    for day in due_days:
+        features.append(_Feature(1, f"goals set for {_plural_day(day)}", due_day=day))
+    for day in set_days:
+        features.append(_Feature(1, f"goals you wrote on a {DAY_NAMES[day]}", set_day=day))
+    features.append(_Feature(1, "goals set for a later week", later_week=True))
+    return features
+
+
+@dataclass(frozen=True)
+class Pattern:
+    count: int
+    window: int
+    phrase: str
+    rank: int
+
+    def sentence(self) -> str:
+        if self.count == self.window:
+            return f"All of your last {self.count} misses were {self.phrase}."
+        return f"{self.count} of your last {self.window} misses were {self.phrase}."
+
+
+def find_pattern(history: Sequence[GoalRecord]) -> Pattern | None:
+    """The one pattern an outside eye would name in a member's misses, if there is one.
+
+    Looks at the last few misses (most recent first, up to 8); a trait counts when at least 3 of
+    them share it, it makes up at least 60% of the window, and (for traits ordinary goals have as
+    well) goals with it are missed clearly more often (by 25 points) than goals without it — so
+    "all your misses were due on Sunday" is not news when every goal is due on Sunday. Needs a
+    history spread over at least three weeks. The most specific, then best-supported, wins."""
+    finished = [g for g in history if g.status in ANSWERS]
+    if len({week_start(g.due) for g in finished}) < MIN_WEEKS:
+        return None
+    misses = sorted(
+        (g for g in finished if g.status == "missed"),
+        key=lambda g: (g.due, g.created),
+        reverse=True,
+    )[:WINDOW]
+    if len(misses) < MIN_COUNT:
+        return None
+    best: tuple[tuple[int, int, float, int], Pattern] | None = None
+    for feature in _features(misses):
+        if feature.needs_lift:
+            having = [g for g in finished if feature.matches(g)]
+            others = [g for g in finished if not feature.matches(g)]
+            if not having or not others:
+                continue
+            if _miss_rate(having) - _miss_rate(others) < MIN_GAP:
+                continue
+        for window in range(MIN_COUNT, len(misses) + 1):
+            count = sum(feature.matches(g) for g in misses[:window])
+            if count < MIN_COUNT or count / window < MIN_SHARE:
+                continue
+            score = (feature.rank, count, count / window, -window)
+            if best is None or score > best[0]:
+                best = (score, Pattern(count, window, feature.phrase, feature.rank))
+    return best[1] if best else None
+
+
+# --------------------------------------------------------------------------- the agenda
+
+
+@dataclass(frozen=True)
+class AgendaGoal:
+    text: str
+    status: str
+    due: date
+    reason: str | None = None
+    reflection: str | None = None
+
+
+@dataclass(frozen=True)
+class AgendaMember:
+    user_id: int
+    goals: tuple[AgendaGoal, ...] = ()
+
+    @property
+    def missed(self) -> tuple[AgendaGoal, ...]:
+        return tuple(g for g in self.goals if g.status == "missed")
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """The goals part of a meeting's agenda: missed goals with their reasons first, then each
+    partner's goals with their status. Member text is quoted: send with no pings."""
+
+    members: tuple[AgendaMember, ...] = field(default_factory=tuple)
+
+    @property
+    def empty(self) -> bool:
+        return not any(m.goals for m in self.members)
+
+    def render(self, *, limit: int = 3000) -> str:
+        """Lines for a message or an embed description, cut to ``limit`` characters."""
+        lines: list[str] = []
+        missed = [(m, g) for m in self.members for g in m.missed]
+        if missed:
+            lines.append("**1. Missed goals — what got in the way**")
+            for member, goal in missed:
+                why = REASONS.get(goal.reason or "", "no reason shared yet")
+                line = f"• <@{member.user_id}>: {goal.text} — *{why}*"
+                if goal.reflection:
+                    line += f"\n  ↳ what would help: {_squash(goal.reflection, 300)}"
+                lines.append(line)
+            lines.append("")
+        if not self.empty:
+            number = 2 if missed else 1
+            lines.append(f"**{number}. Goals**")
+            for member in self.members:
+                if not member.goals:
+                    lines.append(f"<@{member.user_id}>: no goals yet — set some with `/goal add`")
+                    continue
+                lines.append(f"<@{member.user_id}>")
+                for goal in member.goals:
+                    icon = STATUS_ICONS.get(goal.status, "•")
+                    lines.append(f"{icon} {goal.text} ({STATUS_WORDS.get(goal.status, '')})")
+        text = "\n".join(lines).strip()
+        if len(text) > limit:
+            text = text[: limit - 1].rstrip() + "…"
+        return text
+
+
+def _squash(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -1,0 +1,160 @@
+"""Maximum-weight matching with max-cardinality semantics: pair as many members as the hard
+rules allow, then maximise the total score.
+
+Small pools: rustworkx's exact blossom solver on every allowed pair. Large pools: the blossom
+solver grows about as N^3, so we solve the assignment relaxation of the sparse candidate graph
+(scipy's sparse LAPJV, near-linear here): its optimum is a set of pairs plus a few odd cycles,
+within ~0.05 % of the true optimum. The pairs are kept and the odd cycles, together with the
+pairs around them, are re-solved exactly with rustworkx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import rustworkx as rx
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
+
+Pairs = list[tuple[int, int]]
+Edges = npt.NDArray[np.int64]
+
+
+def _identity(x: int) -> int:
+    return x
+
+
+def solve_exact(n: int, edges: Edges, points: npt.NDArray[np.int64]) -> Pairs:
+    """Exact maximum-cardinality, then maximum-weight matching (rustworkx, integer weights)."""
+    if len(edges) == 0:
+        return []
+    graph = rx.PyGraph(multigraph=False)
+    graph.add_nodes_from(range(n))
+    graph.add_edges_from(
+        list(zip(edges[:, 0].tolist(), edges[:, 1].tolist(), points.tolist(), strict=True))
+    )
+    matching = rx.max_weight_matching(graph, max_cardinality=True, weight_fn=_identity)
+    return sorted((min(a, b), max(a, b)) for a, b in matching)
+
+
+def _sub_solve(nodes: npt.NDArray[np.int64], edges: Edges, points: npt.NDArray[np.int64],
+               n: int) -> Pairs:
+    """Exact solve on the subgraph induced by `nodes`."""
+    inside = np.zeros(n, dtype=bool)
+    inside[nodes] = True
+    keep = inside[edges[:, 0]] & inside[edges[:, 1]]
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    sub = local[edges[keep]]
+    pairs = solve_exact(len(nodes), sub, points[keep])
+    return [(int(nodes[a]), int(nodes[b])) for a, b in pairs]
+
+
+def _replace(mate: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64], pairs: Pairs) -> None:
+    mate[nodes] = -1
+    for a, b in pairs:
+        mate[a], mate[b] = b, a
+
+
+def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
+                 repair_neighbours: int = 3) -> Pairs:
+    """Assignment relaxation + exact repair of its odd cycles (see the module docstring)."""
+    if len(edges) == 0:
+        return []
+    a, b = edges[:, 0], edges[:, 1]
+    degree = np.bincount(edges.ravel(), minlength=n)
+    active = np.flatnonzero(degree > 0)
+    top = int(points.max()) + 1
+    full = np.zeros(n, dtype=bool)
+    full[active] = True
+    idle = np.flatnonzero(~full)
+    rows = np.concatenate([a, b, idle])
+    cols = np.concatenate([b, a, idle])
+    # Costs must be positive (an explicit zero is no edge). Members without candidates map to
+    # themselves; if the relaxation then has no full assignment, everyone may map to itself at
+    # a cost no pair can beat (slower, so only when needed).
+    cost = np.concatenate([top - points, top - points, np.ones(len(idle))]).astype(float)
+    try:
+        r, c = min_weight_full_bipartite_matching(csr_matrix((cost, (rows, cols)), shape=(n, n)))
+    except ValueError:
+        stay = np.full(len(active), float(top) * (n + 1))
+        matrix = csr_matrix(
+            (np.concatenate([cost, stay]),
+             (np.concatenate([rows, active]), np.concatenate([cols, active]))),
+            shape=(n, n),
+        )
+        r, c = min_weight_full_bipartite_matching(matrix)
+    perm = np.empty(n, dtype=np.int64)
+    perm[r] = c
+
+    mate = np.full(n, -1, dtype=np.int64)
+    two_cycle = (perm[perm] == np.arange(n)) & (perm != np.arange(n))
+    mate[two_cycle] = perm[two_cycle]
+    loose = np.flatnonzero(~two_cycle & full)
+    if len(loose):
+        # The relaxation's odd cycles (and anyone it left alone) are re-solved together with
+        # the pairs their best candidates are in, so they can join or swap into them.
+        nbrs = _best_neighbours(n, edges, points, loose, repair_neighbours)
+        partners = mate[nbrs]
+        nodes = np.unique(np.concatenate([loose, nbrs, partners[partners >= 0]]))
+        _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
+    return [(i, int(mate[i])) for i in range(n) if mate[i] > i]
+
+
+def _best_neighbours(n: int, edges: Edges, points: npt.NDArray[np.int64],
+                     nodes: npt.NDArray[np.int64], t: int) -> npt.NDArray[np.int64]:
+    """Up to t best-scoring neighbours of each of `nodes` in the candidate graph."""
+    want = np.zeros(n, dtype=bool)
+    want[nodes] = True
+    ends = np.concatenate([edges[:, 0], edges[:, 1]])
+    others = np.concatenate([edges[:, 1], edges[:, 0]])
+    pts = np.concatenate([points, points])
+    sel = want[ends]
+    ends, others, pts = ends[sel], others[sel], pts[sel]
+    order = np.lexsort((-pts, ends))
+    ends, others = ends[order], others[order]
+    first = np.searchsorted(ends, ends, side="left")
+    rank = np.arange(len(ends)) - first
+    return np.unique(others[rank < t])
+
+
+def augment(n: int, edges: Edges, points: npt.NDArray[np.int64], pairs: Pairs) -> Pairs:
+    """Give members the sparse solve left alone a second chance: re-solve them exactly with
+    every candidate pair around them (augmenting paths of length three and swaps)."""
+    mate = np.full(n, -1, dtype=np.int64)
+    for x, y in pairs:
+        mate[x], mate[y] = y, x
+    degree = np.bincount(edges.ravel(), minlength=n)
+    alone = np.flatnonzero((mate < 0) & (degree > 0))
+    if len(alone) < 2:
+        return pairs
+    nbrs = _best_neighbours(n, edges, points, alone, n)
+    partners = mate[nbrs]
+    nodes = np.unique(np.concatenate([alone, nbrs, partners[partners >= 0]]))
+    _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
+    return [(i, int(mate[i])) for i in range(n) if mate[i] > i]
+
+
+def cardinality_bound(n: int, edges: Edges) -> int | None:
+    """The most pairs any matching of the FULL allowed graph can have, when the sparse graph
+    proves it: each member with an allowed partner keeps at least one, so if the sparse graph
+    has a single component with edges, the full graph's components are the same and no
+    matching has more than half that component's members. None when that does not hold."""
+    if len(edges) == 0:
+        return 0
+    graph = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    count, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels, minlength=count)
+    big = sizes[sizes > 1]
+    if len(big) != 1:
+        return None
+    return int(big[0]) // 2
+
+
+def matching_weight(pairs: Sequence[tuple[int, int]], edges: Edges,
+                    points: npt.NDArray[np.int64], n: int) -> int:
+    """Total points of `pairs` (each must be an edge)."""
+    lookup = dict(zip((edges[:, 0] * n + edges[:, 1]).tolist(), points.tolist(), strict=True))
+    return sum(lookup[min(x, y) * n + max(x, y)] for x, y in pairs)

@@ -1,0 +1,187 @@
+"""What others see of a member: the forum post and the profile card shown to a partner.
+
+Built from :class:`PublicProfile` only, so a private field cannot reach a post by accident.
+Times are Discord timestamps, which every reader's client shows in their own local time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.domain.availability import SLOTS_PER_WEEK, Window, utc_slot_mask
+from bot.domain.profile import RHYTHM_LABELS, PublicProfile
+from bot.domain.recurrence import local_to_utc
+from bot.domain.timezones import validate_zone, zone_region
+
+TITLE_MAX = 100
+SLOT = timedelta(minutes=30)
+BODY_MAX = 1800
+
+
+def ts(moment: datetime, style: str = "f") -> str:
+    """A Discord timestamp: every reader sees ``moment`` in their own time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def next_window_instants(
+    windows: tuple[Window, ...], zone: str, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Each weekly window's next occurrence (start, end) in UTC, in the order they come."""
+    tz = validate_zone(zone)
+    today = now.astimezone(tz).date()
+    found = []
+    for window in windows:
+        ahead = (window.day - today.weekday()) % 7
+        for weeks in (0, 1):
+            day = today + timedelta(days=ahead + 7 * weeks)
+            start = local_to_utc(day, _clock(window.start), tz)
+            end = (
+                local_to_utc(day + timedelta(days=1), dt.time(0), tz)
+                if window.end >= 1440
+                else local_to_utc(day, _clock(window.end), tz)
+            )
+            if end > now:
+                found.append((start, end))
+                break
+    return sorted(found)
+
+
+def _clock(minutes: int) -> dt.time:
+    return dt.time(minutes // 60, minutes % 60)
+
+
+def availability_lines(profile: PublicProfile, now: datetime) -> list[str]:
+    if not profile.timezone:
+        return []
+    return [
+        f"• {ts(start, 'F')} – {ts(end, 't')}"
+        for start, end in next_window_instants(profile.windows, profile.timezone, now)
+    ]
+
+
+@dataclass(frozen=True)
+class Post:
+    title: str
+    body: str
+    tags: tuple[str, ...]
+
+
+def forum_post(profile: PublicProfile, *, display_name: str, now: datetime) -> Post:
+    """The member's post in the partner-seeking forum."""
+    region = zone_region(profile.timezone) if profile.timezone else None
+    areas = ", ".join(profile.goal_areas) or "goals"
+    title = f"{display_name} · {areas}"
+    if region:
+        title += f" · {region}"
+    if len(title) > TITLE_MAX:
+        title = title[: TITLE_MAX - 1] + "…"
+    lines = [f"**<@{profile.user_id}> is looking for an accountability partner.**"]
+    if profile.intro:
+        lines += ["", profile.intro]
+    if profile.goals_text:
+        lines += ["", "**Goals**", profile.goals_text]
+    meta = []
+    if profile.rhythm:
+        meta.append(f"meets {RHYTHM_LABELS.get(profile.rhythm, profile.rhythm)}")
+    if profile.medium:
+        meta.append(f"by {profile.medium}")
+    if profile.languages:
+        meta.append("speaks " + ", ".join(profile.languages))
+    if meta:
+        lines += ["", (" · ".join(meta)).capitalize()]
+    slots = availability_lines(profile, now)
+    if slots:
+        lines += ["", "**Available** (shown in your time):", *slots]
+    body = "\n".join(lines)
+    if len(body) > BODY_MAX:
+        body = body[: BODY_MAX - 1] + "…"
+    tags = (*profile.goal_areas, *((region,) if region else ()))
+    return Post(title=title, body=body, tags=tags)
+
+
+def week_start_utc(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of the week that contains ``moment``."""
+    day = moment.astimezone(UTC).date() - timedelta(days=moment.astimezone(UTC).weekday())
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def overlap_runs(
+    a: PublicProfile, b: PublicProfile, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The coming times (next 7 days) when both members are available, as UTC intervals."""
+    if not (a.timezone and b.timezone and a.windows and b.windows):
+        return []
+    runs: list[tuple[datetime, datetime]] = []
+    first = week_start_utc(now)
+    for week in (first, first + timedelta(days=7)):
+        both = utc_slot_mask(a.windows, a.timezone, week) & utc_slot_mask(
+            b.windows, b.timezone, week
+        )
+        slot = 0
+        while slot < SLOTS_PER_WEEK:
+            if both >> slot & 1:
+                stop = slot
+                while stop < SLOTS_PER_WEEK and both >> stop & 1:
+                    stop += 1
+                runs.append((week + SLOT * slot, week + SLOT * stop))
+                slot = stop
+            else:
+                slot += 1
+    horizon = now + timedelta(days=7)
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in runs:
+        if end <= now or start >= horizon:
+            continue
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((max(start, now), end))
+    return merged
+
+
+def overlap_summary(a: PublicProfile, b: PublicProfile, now: datetime) -> tuple[int, list[str]]:
+    """Minutes of shared availability in the coming week, and lines with Discord timestamps."""
+    runs = overlap_runs(a, b, now)
+    minutes = sum(int((end - start).total_seconds() // 60) for start, end in runs)
+    return minutes, [f"• {ts(start, 'F')} – {ts(end, 't')}" for start, end in runs]
+
+
+def request_card(requester: PublicProfile, author: PublicProfile, now: datetime) -> str:
+    """What a post's author reads about someone who requested them: the public profile and
+    the times both are free, in the author's own time (no private field can appear here)."""
+    minutes, lines = overlap_summary(requester, author, now)
+    parts = [f"**<@{requester.user_id}> would like to be your accountability partner.**"]
+    if requester.intro:
+        parts += ["", requester.intro]
+    if requester.goals_text:
+        parts += ["", "**Their goals**", requester.goals_text]
+    facts = [f"goal areas: {', '.join(requester.goal_areas)}"]
+    if requester.rhythm:
+        facts.append(f"meets {RHYTHM_LABELS.get(requester.rhythm, requester.rhythm)}")
+    if requester.languages:
+        facts.append("speaks " + ", ".join(requester.languages))
+    parts += ["", " · ".join(facts)]
+    if lines:
+        parts += ["", f"**You're both free {minutes / 60:g} h in the coming week** (your time):"]
+        parts += lines[:8]
+    else:
+        parts += ["", "Your availabilities don't overlap in the coming week."]
+    text = "\n".join(parts)
+    return text if len(text) <= BODY_MAX else text[: BODY_MAX - 1] + "…"
+
+
+def request_declined_text(author_user_id: int) -> str:
+    """The same words whether the author declined or the request was ruled out unseen."""
+    return (
+        f"<@{author_user_id}> can't take on a partnership with you right now. That's okay: "
+        "keep browsing the forum, and the next matching round may find you someone. 🌱"
+    )
+
+
+def request_accepted_text(author_user_id: int) -> str:
+    return (
+        f"<@{author_user_id}> accepted your partnership request! 🎉 "
+        "I'll open a private space for you two."
+    )

@@ -1,0 +1,107 @@
+"""The real bot, wired to the local Discord emulator: used by the end-to-end tests and by
+``pairbot demo``. Everything is real (discord.py over sockets, the database, the scheduler's
+handlers) except time, which only moves when told to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.app import Deps, PairBot
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.db import create_engine, create_sessionmaker, unit_of_work
+from bot.scheduler import Ticker
+from bot.services.guilds import configure
+from emulator import Channel, Emulator, Guild, Member
+from emulator.client import run_bot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sandbox:
+    emu: Emulator
+    bot: PairBot
+    guild: Guild
+    clock: FakeClock
+    forum: Channel
+    pairs: Channel
+    mods: Channel
+    moderator: Member
+    members: dict[str, Member] = field(default_factory=dict)
+
+    def member(self, name: str, **kwargs: Any) -> Member:
+        """A person joins the server (once per name)."""
+        if name not in self.members:
+            self.members[name] = self.guild.add_member(name, **kwargs)
+        return self.members[name]
+
+    async def tick(self) -> None:
+        """Run the scheduler's tick now, as the interval job would."""
+        await self.bot.deps.ticker.tick()
+
+    async def advance(self, delta: timedelta, *, step: timedelta | None = None) -> None:
+        """Move time forward, ticking every ``step`` (default: once at the end)."""
+        if step is None:
+            self.clock.advance(delta)
+            await self.tick()
+            return
+        end = self.clock.now() + delta
+        while self.clock.now() < end:
+            self.clock.set(min(end, self.clock.now() + step))
+            await self.tick()
+
+    async def travel_to(self, moment: datetime, *, step: timedelta | None = None) -> None:
+        await self.advance(moment - self.clock.now(), step=step)
+
+
+@asynccontextmanager
+async def sandbox(
+    *,
+    database_url: str,
+    clock: FakeClock,
+    guild_name: str = "Study Hall",
+    configure_guild: bool = True,
+    **settings: Any,
+) -> AsyncIterator[Sandbox]:
+    """An emulator with a community (a partner forum, a #pairs channel for private threads, a
+    #mods channel and a moderator), and the real PairBot connected to it. The database at
+    ``database_url`` must already be migrated. The scheduler's interval is set far out so that
+    only explicit :meth:`Sandbox.tick` calls run due work: tests stay deterministic."""
+    async with Emulator(interaction_deadline=3.0) as emu:
+        guild = emu.create_guild(guild_name)
+        forum = guild.create_forum("find-a-partner")
+        pairs = guild.create_text_channel("pairs")
+        mods = guild.create_text_channel("mods")
+        moderator = guild.add_member("mod", admin=True)
+        engine = create_engine(database_url)
+        deps = Deps(
+            settings=Settings(dev_guild_id=guild.id, tick_seconds=3600, **settings),
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            clock=clock,
+            ticker=Ticker(3600),
+        )
+        if configure_guild:
+            async with unit_of_work(deps.sessions) as session:
+                await configure(
+                    session,
+                    guild_id=guild.id,
+                    now=clock.now(),
+                    forum_channel_id=forum.id,
+                    pair_channel_id=pairs.id,
+                    mod_channel_id=mods.id,
+                )
+        bot = PairBot(deps, guild_ready_timeout=0.05)
+        try:
+            async with run_bot(emu, bot):
+                await deps.ticker.tick()  # let the start-up catch-up tick finish
+                yield Sandbox(emu, bot, guild, clock, forum, pairs, mods, moderator)
+        finally:
+            await engine.dispose()

@@ -1,0 +1,271 @@
+"""``/partner``: joining the pool, the forum post, and requests between members."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import PairBot
+from bot.db import unit_of_work
+from bot.errors import InvalidInput
+from bot.forum import sync_post
+from bot.interactions import NO_PINGS, report_error, send_ephemeral
+from bot.services import pool
+from bot.services.profiles import find_member
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[Any]
+
+
+def _bot(interaction: Interaction) -> PairBot:
+    assert isinstance(interaction.client, PairBot)
+    return interaction.client
+
+
+class RequestButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"pairbot:request:(?P<author>\d+)",
+):
+    """ "Request partnership" on a forum post; works after restarts (the id names the author)."""
+
+    def __init__(self, author_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Request partnership",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"pairbot:request:{author_id}",
+            )
+        )
+        self.author_id = author_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RequestButton:
+        return cls(int(match["author"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        try:
+            await request_pressed(interaction, self.author_id)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+class DecisionButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"pairbot:req:(?P<verb>accept|decline):(?P<id>\d+)",
+):
+    """Accept / Decline on a partnership request sent to a post's author."""
+
+    def __init__(self, verb: str, request_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=verb.capitalize(),
+                style=discord.ButtonStyle.success
+                if verb == "accept"
+                else discord.ButtonStyle.secondary,
+                custom_id=f"pairbot:req:{verb}:{request_id}",
+            )
+        )
+        self.verb, self.request_id = verb, request_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DecisionButton:
+        return cls(match["verb"], int(match["id"]))
+
+    async def callback(self, interaction: Interaction) -> None:
+        try:
+            await decision_pressed(interaction, self.request_id, accept=self.verb == "accept")
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def post_view(author_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RequestButton(author_id))
+    return view
+
+
+def decision_view(request_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(DecisionButton("accept", request_id))
+    view.add_item(DecisionButton("decline", request_id))
+    return view
+
+
+async def request_pressed(interaction: Interaction, author_user_id: int) -> None:
+    bot = _bot(interaction)
+    assert interaction.guild_id is not None
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    async with unit_of_work(bot.deps.sessions) as session:
+        await pool.request_partnership(
+            session,
+            guild_id=interaction.guild_id,
+            requester_user_id=interaction.user.id,
+            author_user_id=author_user_id,
+            now=bot.deps.clock.now(),
+        )
+    bot.deps.ticker.kick()  # the request card goes out through the outbox
+    await send_ephemeral(
+        interaction,
+        f"Request sent to <@{author_user_id}>. I'll tell you by DM when they answer. 🤞",
+    )
+
+
+async def decision_pressed(interaction: Interaction, request_id: int, *, accept: bool) -> None:
+    bot = _bot(interaction)
+    now = bot.deps.clock.now()
+    async with unit_of_work(bot.deps.sessions) as session:
+        guild_id = interaction.guild_id or await pool.request_guild(session, request_id=request_id)
+        request, partnership = await pool.decide_request(
+            session,
+            guild_id=guild_id,
+            request_id=request_id,
+            author_user_id=interaction.user.id,
+            accept=accept,
+            now=now,
+        )
+        requester_user = await pool.user_id_of(session, member_id=request.requester_id)
+    text = (
+        f"You accepted <@{requester_user}>'s request. 🎉 I'll open a private space for you two."
+        if accept
+        else "You declined the request. They'll be told kindly, without any reason."
+    )
+    await interaction.response.edit_message(content=text, view=None, allowed_mentions=NO_PINGS)
+    bot.deps.ticker.kick()
+    if accept:
+        for user_id in (interaction.user.id, requester_user):
+            await _sync(bot, guild_id, user_id, now)
+        bot.dispatch("pairbot_partnership_proposed", partnership.id if partnership else None)
+
+
+async def _sync(bot: PairBot, guild_id: int, user_id: int, now: datetime) -> str | None:
+    """Update the member's forum post; a Discord failure is logged and retried on the next tick
+    (the post is always rebuilt from the database)."""
+    try:
+        return await sync_post(
+            bot, guild_id=guild_id, user_id=user_id, now=now, view=post_view(user_id)
+        )
+    except discord.HTTPException:
+        log.warning("forum post of member %s in guild %s not updated yet", user_id, guild_id)
+        async with unit_of_work(bot.deps.sessions) as session:
+            await pool.mark_post_stale(session, guild_id=guild_id, user_id=user_id)
+        return None
+
+
+def parse_until(text: str, *, zone: str | None, now: datetime) -> datetime:
+    """``2026-12-24`` (end of that day in the member's zone) or ``10d`` / ``3w``."""
+    value = text.strip().lower()
+    match = re.fullmatch(r"(\d{1,3})\s*([dw])", value)
+    if match:
+        amount = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        return now + timedelta(days=amount)
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 - a date, zone below
+    except ValueError:
+        raise InvalidInput(
+            "Please give a date like 2026-12-24, or a length like 10d or 3w."
+        ) from None
+    from bot.domain.timezones import validate_zone
+
+    tz = validate_zone(zone) if zone else UTC
+    return datetime.combine(day, time(23, 59), tzinfo=tz).astimezone(UTC)
+
+
+@app_commands.guild_only()
+class Partners(commands.GroupCog, group_name="partner", group_description="Find a partner"):
+    def __init__(self, bot: PairBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(RequestButton, DecisionButton)
+        self.bot.deps.ticker.add_handler("pool-upkeep", self.upkeep)
+
+    async def upkeep(self) -> None:
+        """Every tick: end pauses that are due and retry forum posts Discord refused earlier."""
+        now = self.bot.deps.clock.now()
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            resumed = await pool.resume_due_pauses(session, now=now)
+            stale = await pool.stale_posts(session)
+            todo = {(m.guild_id, m.user_id) for m in resumed} | set(stale)
+        for guild_id, user_id in sorted(todo):
+            await _sync(self.bot, guild_id, user_id, now)
+
+    @app_commands.command(name="find", description="Join the pool and get a post in the forum")
+    async def find(self, interaction: Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        now = self.bot.deps.clock.now()
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            await pool.join_pool(
+                session,
+                guild_id=interaction.guild_id,
+                user_id=interaction.user.id,
+                now=now,
+                display_name=interaction.user.display_name,
+            )
+        link = await _sync(self.bot, interaction.guild_id, interaction.user.id, now)
+        where = f" Your post: {link}" if link else ""
+        await interaction.followup.send(
+            "You're in the pool! 🎯 The next matching round will look for a partner for you, "
+            f"and others can request you from the forum.{where}",
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    @app_commands.command(name="pause", description="Take a break from matching")
+    @app_commands.describe(until="A date (2026-12-24) or a length (10d, 3w); empty for no end")
+    async def pause(self, interaction: Interaction, until: str | None = None) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        now = self.bot.deps.clock.now()
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            member = await find_member(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id
+            )
+            zone = member.timezone if member else None
+            end = parse_until(until, zone=zone, now=now) if until else None
+            await pool.pause(
+                session,
+                guild_id=interaction.guild_id,
+                user_id=interaction.user.id,
+                until=end,
+                now=now,
+            )
+        await _sync(self.bot, interaction.guild_id, interaction.user.id, now)
+        text = (
+            f"Paused until <t:{int(end.timestamp())}:F>; I'll put you back in the pool then."
+            if end
+            else "Paused. Run `/partner find` when you're ready again."
+        )
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @app_commands.command(name="leave", description="Leave the pool and close your post")
+    async def leave(self, interaction: Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        now = self.bot.deps.clock.now()
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            await pool.leave(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
+            )
+        await _sync(self.bot, interaction.guild_id, interaction.user.id, now)
+        await interaction.followup.send(
+            "You've left the pool and your post is closed. Come back any time with "
+            "`/partner find`. 👋",
+            ephemeral=True,
+        )
+
+
+async def setup(bot: PairBot) -> None:
+    await bot.add_cog(Partners(bot))

@@ -1,0 +1,25 @@
+"""End-to-end fixtures: the real PairBot, over real sockets, against the local Discord emulator,
+on the suite's database, with a clock that only tests move."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.sandbox import Sandbox, sandbox
+from tests.dbutil import on_postgres, truncate_all
+
+
+@pytest.fixture
+async def sb(database_url: str, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    async with sandbox(database_url=database_url, clock=clock) as box:
+        yield box
+        box.emu.assert_no_violations()
+    if on_postgres():
+        from bot.db import create_engine
+
+        engine = create_engine(database_url)
+        await truncate_all(engine)
+        await engine.dispose()

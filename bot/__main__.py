@@ -28,7 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="connect to Discord and serve the community")
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
     sub.add_parser("check-config", help="validate the configuration and exit")
+    demo = sub.add_parser(
+        "demo", help="run the bot against a local Discord emulator with a simulated community"
+    )
+    demo.add_argument("--members", type=positive_int, default=24, help="community size")
+    demo.add_argument("--weeks", type=positive_int, default=4, help="simulated weeks")
+    demo.add_argument("--seed", type=int, default=7, help="makes the community reproducible")
+    demo.add_argument("--transcript", type=Path, help="also write the transcript to FILE")
     return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
 
 
 async def _migrate(settings: Settings) -> None:
@@ -114,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return asyncio.run(_run(settings))
+    if args.command == "demo":
+        from bot.demo import main as demo_main
+
+        return demo_main(args)
     parser.print_usage(sys.stderr)
     return 2
 

@@ -30,6 +30,7 @@ class Ticker:
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
         self._kicks: set[asyncio.Task[None]] = set()
+        self._stopped = False
         self.ticks = 0
 
     def add_handler(self, name: str, handler: TickHandler) -> None:
@@ -38,6 +39,8 @@ class Ticker:
     async def tick(self) -> None:
         """Run every handler once. Concurrent calls wait for each other instead of overlapping."""
         async with self._lock:
+            if self._stopped:
+                return
             self.ticks += 1
             for name, handler in self._handlers:
                 try:
@@ -78,8 +81,10 @@ class Ticker:
             return
         self._scheduler.shutdown(wait=False)
         self._scheduler = None
+        self._stopped = True
         async with self._lock:  # let a running tick finish its unit of work
             pass
+        await asyncio.gather(self._catch_up, *self._kicks, return_exceptions=True)
 
     @property
     def running(self) -> bool:

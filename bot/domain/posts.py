@@ -90,7 +90,8 @@ def forum_post(profile: PublicProfile, *, display_name: str, now: datetime) -> P
     if profile.languages:
         meta.append("speaks " + ", ".join(profile.languages))
     if meta:
-        lines += ["", (" · ".join(meta)).capitalize()]
+        text = " · ".join(meta)
+        lines += ["", text[:1].upper() + text[1:]]
     slots = availability_lines(profile, now)
     if slots:
         lines += ["", "**Available** (shown in your time):", *slots]

@@ -1,0 +1,373 @@
+"""``pairbot demo``: the whole bot against the local Discord emulator, with a simulated
+community, printed as what members see.
+
+Everything is real except the people and the clock: the real discord.py client talks to the
+emulator over sockets, the database is a temporary SQLite file, and simulated members use slash
+commands, buttons and modals. Time moves through several weeks; each member reads times in their
+own zone, as Discord's timestamps would show them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from bot.clock import FakeClock
+from bot.db import create_engine
+from bot.domain.availability_text import parse_availability
+from bot.domain.posts import overlap_summary
+from bot.domain.profile import PublicProfile
+from bot.migrate import upgrade
+from bot.sandbox import Sandbox, sandbox
+from emulator import Member
+
+log = logging.getLogger(__name__)
+
+# A Monday in March: the US has just changed its clocks and Europe changes during the demo.
+DEMO_START = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
+
+# (zone, languages, weight): a realistic world mix.
+ZONES: tuple[tuple[str, tuple[str, ...], int], ...] = (
+    ("America/New_York", ("English",), 5),
+    ("America/Chicago", ("English", "Spanish"), 3),
+    ("America/Los_Angeles", ("English",), 3),
+    ("America/Sao_Paulo", ("Portuguese", "English"), 2),
+    ("America/Mexico_City", ("Spanish", "English"), 2),
+    ("Europe/London", ("English",), 4),
+    ("Europe/Berlin", ("German", "English"), 4),
+    ("Europe/Madrid", ("Spanish", "English"), 2),
+    ("Europe/Warsaw", ("Polish", "English"), 2),
+    ("Africa/Lagos", ("English",), 2),
+    ("Africa/Nairobi", ("English", "Swahili"), 1),
+    ("Africa/Johannesburg", ("English",), 1),
+    ("Asia/Kolkata", ("English", "Hindi"), 4),
+    ("Asia/Singapore", ("English",), 2),
+    ("Asia/Tokyo", ("Japanese", "English"), 2),
+    ("Australia/Sydney", ("English",), 2),
+)
+NAMES = (
+    "amara",
+    "bruno",
+    "chen",
+    "dana",
+    "elif",
+    "farah",
+    "gabe",
+    "hana",
+    "ines",
+    "jonas",
+    "kemi",
+    "liam",
+    "maya",
+    "nikhil",
+    "olga",
+    "pedro",
+    "quinn",
+    "rosa",
+    "sami",
+    "tariq",
+    "uma",
+    "vera",
+    "wei",
+    "ximena",
+    "yusuf",
+    "zoe",
+)
+AVAILABILITY = (
+    "weekday evenings",
+    "Mon-Thu 19:00-21:30",
+    "Tue,Thu 18:00-21:00, Sat 09:00-12:00",
+    "weekend mornings, Wed 20:00-22:00",
+    "Mon-Fri 07:00-09:00",
+    "Mon-Fri 12:00-14:00, Sun 16:00-19:00",
+    "evenings",
+)
+GOAL_AREAS = ("fitness", "study", "career", "writing", "creative", "habits")
+INTROS = (
+    "Working on a novel, one chapter a week.",
+    "Studying for a certification and easily distracted.",
+    "Getting back into running after a long break.",
+    "Building a side project in the evenings.",
+    "Trying to keep a daily language-learning habit.",
+    "Changing careers and need someone to keep me honest.",
+)
+GOALS = (
+    "Write 3,000 words",
+    "Run three times",
+    "Finish two practice exams",
+    "Ship the login page",
+    "Practise 20 minutes a day",
+    "Send five job applications",
+)
+
+TIMESTAMP = re.compile(r"<t:(\d+)(?::([tTdDfFR]))?>")
+USER_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+@dataclass
+class Persona:
+    name: str
+    zone: str
+    availability: str
+    goal_areas: tuple[str, ...]
+    rhythm: str
+    medium: str
+    languages: tuple[str, ...]
+    intro: str
+    goal: str
+    private: dict[str, str] = field(default_factory=dict)
+
+
+def community(size: int, seed: int) -> list[Persona]:
+    """A seeded, varied community: zones across the world, different availability and goals,
+    and a few members with private preferences."""
+    rng = random.Random(seed)
+    zones = [z for z, _, weight in ZONES for _ in range(weight)]
+    people = []
+    for index in range(size):
+        zone = rng.choice(zones)
+        languages = next(langs for z, langs, _ in ZONES if z == zone)
+        name = NAMES[index % len(NAMES)] + ("" if index < len(NAMES) else str(index // len(NAMES)))
+        private: dict[str, str] = {}
+        if rng.random() < 0.3:
+            private["gender"] = rng.choice(("woman", "man", "non-binary"))
+            private["age"] = rng.choice(("18-24", "25-34", "35-44", "45-54"))
+        if rng.random() < 0.1:
+            private["partner_genders"] = "woman"
+        people.append(
+            Persona(
+                name=name,
+                zone=zone,
+                availability=rng.choice(AVAILABILITY),
+                goal_areas=tuple(sorted(rng.sample(GOAL_AREAS, rng.choice((1, 2))))),
+                rhythm="weekly" if rng.random() < 0.8 else "biweekly",
+                medium=rng.choice(("text", "voice", "video")),
+                languages=languages,
+                intro=rng.choice(INTROS),
+                goal=rng.choice(GOALS),
+                private=private,
+            )
+        )
+    return people
+
+
+class Transcript:
+    """What members see, rendered for a terminal: Discord timestamps become the reader's own
+    local time, mentions become names."""
+
+    def __init__(self, out: TextIO, extra: TextIO | None, names: dict[int, str]) -> None:
+        self.out, self.extra, self.names = out, extra, names
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.out)
+        if self.extra is not None:
+            print(text, file=self.extra)
+
+    def heading(self, text: str) -> None:
+        self.line()
+        self.line(f"== {text}")
+
+    def local(self, text: str, zone: str | None) -> str:
+        tz = ZoneInfo(zone) if zone else UTC
+
+        def stamp(match: re.Match[str]) -> str:
+            moment = datetime.fromtimestamp(int(match.group(1)), tz)
+            style = match.group(2) or "f"
+            if style in "tT":
+                return moment.strftime("%H:%M")
+            if style in "dD":
+                return moment.strftime("%a %d %b")
+            return moment.strftime("%a %d %b %H:%M")
+
+        text = TIMESTAMP.sub(stamp, text)
+        return USER_MENTION.sub(lambda m: "@" + self.names.get(int(m.group(1)), "someone"), text)
+
+    def sees(self, who: str, zone: str | None, what: str, text: str, *, limit: int = 12) -> None:
+        lines = self.local(text, zone).splitlines() or [""]
+        self.line(f"  {who} sees {what}:")
+        for row in lines[:limit]:
+            self.line(f"    │ {row}")
+        if len(lines) > limit:
+            self.line(f"    │ … ({len(lines) - limit} more lines)")
+
+
+@dataclass
+class Demo:
+    sb: Sandbox
+    people: list[Persona]
+    members: dict[str, Member]
+    out: Transcript
+    stats: Counter[str] = field(default_factory=Counter)
+
+    def zone_of(self, name: str) -> str:
+        return next(p.zone for p in self.people if p.name == name)
+
+    def now_text(self) -> str:
+        return self.sb.clock.now().strftime("%a %d %b %Y, %H:%M UTC")
+
+
+async def write_profiles(demo: Demo) -> None:
+    demo.out.heading(f"{demo.now_text()}: {len(demo.people)} members describe themselves")
+    for index, person in enumerate(demo.people):
+        member = demo.members[person.name]
+        reply = await member.slash(
+            "profile edit",
+            timezone=person.zone,
+            availability=person.availability,
+            goal_areas=", ".join(person.goal_areas),
+            rhythm=person.rhythm,
+            medium=person.medium,
+            languages=", ".join(person.languages),
+        )
+        opened = await member.press(reply, "Edit intro & goals")
+        assert opened.modal is not None
+        await member.submit(
+            opened.modal, {"A short intro": person.intro, "Your current goals": person.goal}
+        )
+        if person.private:
+            await member.slash("profile private", options=person.private)
+        demo.stats["profiles"] += 1
+        if index < 3:
+            demo.out.line(
+                f"  {person.name} ({person.zone}): /profile edit — {person.availability}; "
+                f"{', '.join(person.goal_areas)}; {person.rhythm}"
+            )
+            demo.out.sees(person.name, person.zone, "(only them)", reply.content)
+    if len(demo.people) > 3:
+        demo.out.line(f"  … and {len(demo.people) - 3} more profiles.")
+
+    first = demo.members[demo.people[0].name]
+    bad = await first.slash("profile edit", timezone="europe/berlin")
+    demo.out.line(f"  {first.name} types a zone by hand: /profile edit timezone:europe/berlin")
+    demo.out.sees(first.name, demo.people[0].zone, "(only them)", bad.content)
+
+
+async def join_pool(demo: Demo) -> None:
+    demo.out.heading(f"{demo.now_text()}: everyone joins the pool with /partner find")
+    for person in demo.people:
+        reply = await demo.members[person.name].slash("partner find")
+        if "in the pool" in reply.content:
+            demo.stats["joined"] += 1
+    posts = len(demo.sb.forum.threads)
+    demo.out.line(f"  {demo.stats['joined']} members joined; the forum has {posts} posts.")
+    post = demo.sb.forum.threads[0]
+    reader = demo.people[-1]
+    demo.out.line(f"  Post “{post.name}” (tags: {', '.join(post.tag_names)})")
+    demo.out.sees(
+        reader.name, reader.zone, f"in the forum ({reader.zone})", post.messages[0].content
+    )
+
+
+async def request_partnership(demo: Demo) -> None:
+    demo.out.heading(f"{demo.now_text()}: a member browses the forum and requests a partner")
+    author, requester = _overlapping_pair(demo)
+    if author is None or requester is None:
+        demo.out.line("  Nobody in this community overlaps enough for a request.")
+        return
+    post = next(t for t in demo.sb.forum.threads if (t.name or "").startswith(author.name + " "))
+    sent = await demo.members[requester.name].press(post.messages[0], "Request partnership")
+    demo.out.sees(requester.name, requester.zone, "(only them)", sent.content)
+    card = await demo.members[author.name].wait_for_dm("would like to be your accountability")
+    demo.out.sees(author.name, author.zone, f"in their DMs ({author.zone})", card.content)
+    accepted = await demo.members[author.name].press(card, "Accept")
+    demo.out.sees(author.name, author.zone, "after pressing Accept", accepted.content)
+    note = await demo.members[requester.name].wait_for_dm("accepted your partnership request")
+    demo.out.sees(requester.name, requester.zone, "in their DMs", note.content)
+    demo.stats["requests accepted"] += 1
+
+
+def _overlapping_pair(demo: Demo) -> tuple[Persona | None, Persona | None]:
+    """The two members in different zones (and without private wishes) who share the most
+    free time, so the demo shows one overlap converted for each reader."""
+    now = demo.sb.clock.now()
+    plain = [p for p in demo.people if not p.private]
+    best: tuple[int, Persona | None, Persona | None] = (0, None, None)
+    for i, a in enumerate(plain):
+        for b in plain[i + 1 :]:
+            if a.zone != b.zone and a.rhythm == b.rhythm:
+                minutes, _ = overlap_summary(_public(a), _public(b), now)
+                if minutes > best[0]:
+                    best = (minutes, a, b)
+    return best[1], best[2]
+
+
+def _public(person: Persona) -> PublicProfile:
+    return PublicProfile(
+        user_id=0,
+        timezone=person.zone,
+        windows=parse_availability(person.availability),
+        goal_areas=person.goal_areas,
+        intro=person.intro,
+        goals_text=person.goal,
+        rhythm=person.rhythm,
+        medium=person.medium,
+        languages=person.languages,
+    )
+
+
+STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
+    write_profiles,
+    join_pool,
+    request_partnership,
+)
+
+
+async def run_demo(
+    *, members: int, weeks: int, seed: int, transcript: TextIO | None, out: TextIO
+) -> int:
+    started = time.perf_counter()
+    people = community(members, seed)
+    with tempfile.TemporaryDirectory(prefix="pairbot-demo-") as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'demo.sqlite3'}"
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        clock = FakeClock(DEMO_START)
+        async with sandbox(database_url=url, clock=clock) as sb:
+            handles = {p.name: sb.member(p.name) for p in people}
+            names = {m.id: name for name, m in handles.items()} | {sb.moderator.id: "mod"}
+            demo = Demo(sb, people, handles, Transcript(out, transcript, names))
+            demo.out.line(
+                f"pairbot demo: {members} members, {weeks} weeks, seed {seed} "
+                f"(a local Discord emulator; nothing leaves this machine)"
+            )
+            for step in STEPS:
+                await step(demo)
+            sb.emu.assert_no_violations()
+        demo.out.heading("Summary")
+        for key, value in demo.stats.items():
+            demo.out.line(f"  {key}: {value}")
+        demo.out.line(f"  finished in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.getLogger().setLevel(logging.ERROR)
+    logging.getLogger("discord").setLevel(logging.CRITICAL)
+    handle = args.transcript.open("w", encoding="utf-8") if args.transcript else None
+    try:
+        return asyncio.run(
+            run_demo(
+                members=args.members,
+                weeks=args.weeks,
+                seed=args.seed,
+                transcript=handle,
+                out=sys.stdout,
+            )
+        )
+    finally:
+        if handle is not None:
+            handle.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -230,7 +231,11 @@ async def main(args: argparse.Namespace) -> None:
     settings = Settings()
     folder = Path(tempfile.mkdtemp(prefix="pairbot-bench-"))
     backend = "PostgreSQL" if args.database_url else "SQLite (file, WAL)"
-    print(f"pairbot dispatcher benchmark — database: {backend}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"pairbot dispatcher benchmark — database: {backend}; {os.cpu_count()} CPUs, "
+        f"load average {load} (wall-clock figures suffer when other work shares the cores)"
+    )
 
     url = await fresh_database(args.database_url, folder, "db.sqlite3")
     db = await bench_database(url, args.rows, settings.claim_batch_size)

@@ -136,3 +136,70 @@ def generate_pool(n: int, seed: int, now: datetime | None = None) -> list[Seeker
             )
         )
     return seekers
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def to_pool_json(seekers: list[Seeker], now: datetime) -> dict[str, object]:
+    """A generated pool in the pool-file format (docs/pool-format.md)."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    members = []
+    for s in seekers:
+        member: dict[str, object] = {
+            "id": s.id,
+            "zone": s.zone,
+            "availability": [
+                {"day": days[w.day], "start": _hhmm(w.start), "end": _hhmm(w.end)}
+                for w in s.windows
+            ],
+            "goal_areas": sorted(s.goal_areas),
+            "rhythm": s.rhythm,
+            "medium": s.medium,
+            "languages": sorted(s.languages),
+            "private": {"gender": s.gender, "age_bracket": s.age_bracket},
+            "preferences": {
+                key: sorted(value)
+                for key, value in (
+                    ("partner_genders", s.partner_genders),
+                    ("partner_age_brackets", s.partner_age_brackets),
+                    ("partner_languages", s.partner_languages),
+                )
+                if value is not None
+            },
+            "blocks": sorted(s.blocks),
+            "past_partners": [
+                {"id": p.partner_id, "ended": p.ended.isoformat() if p.ended else None}
+                for p in s.past_partners
+            ],
+            "carried_over": s.carried_over,
+        }
+        if s.waiting_since is not None:
+            member["waiting_since"] = s.waiting_since.isoformat().replace("+00:00", "Z")
+        members.append(member)
+    return {
+        "format": "pairbot-pool/1",
+        "now": now.isoformat().replace("+00:00", "Z"),
+        "members": members,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.pool_gen 2000 --seed 1 > pool.json`: a pool file to try `pairbot match`."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(description="Write a generated pool file to stdout.")
+    parser.add_argument("members", type=int)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    now = datetime(2026, 3, 16, 17, tzinfo=UTC)
+    json.dump(to_pool_json(generate_pool(args.members, args.seed, now), now), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

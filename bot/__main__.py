@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weeks", type=positive_int, default=4, help="simulated weeks")
     demo.add_argument("--seed", type=int, default=7, help="makes the community reproducible")
     demo.add_argument("--transcript", type=Path, help="also write the transcript to FILE")
+    match = sub.add_parser("match", help="match a pool file offline (no Discord, no database)")
+    match.add_argument("--pool", type=Path, required=True, help="the pool, as JSON")
+    match.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
+    match.add_argument("--edges", type=Path, help="write every allowed pair as JSON lines")
+    match.add_argument("--seed", type=int, default=0, help="tie-breaking seed")
     return parser
 
 
@@ -131,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "run":
         return asyncio.run(_run(settings))
+    if args.command == "match":
+        from bot.offline_match import main as match_main
+
+        return match_main(args.pool, args.out, args.edges, args.seed)
     if args.command == "demo":
         from bot.demo import main as demo_main
 

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -164,12 +164,30 @@ def community(size: int, seed: int) -> list[Persona]:
     return people
 
 
+def relative(delta: timedelta) -> str:
+    """Discord's relative style: "in 9 hours", "3 days ago"."""
+    seconds = delta.total_seconds()
+    amount = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if amount >= size:
+            count = round(amount / size)
+            text = f"{count} {unit}" + ("" if count == 1 else "s")
+            return f"in {text}" if seconds > 0 else f"{text} ago"
+    return "now"
+
+
 class Transcript:
     """What members see, rendered for a terminal: Discord timestamps become the reader's own
     local time, mentions become names."""
 
-    def __init__(self, out: TextIO, extra: TextIO | None, names: dict[int, str]) -> None:
-        self.out, self.extra, self.names = out, extra, names
+    def __init__(
+        self,
+        out: TextIO,
+        extra: TextIO | None,
+        names: dict[int, str],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.out, self.extra, self.names, self.now = out, extra, names, now
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out)
@@ -186,6 +204,8 @@ class Transcript:
         def stamp(match: re.Match[str]) -> str:
             moment = datetime.fromtimestamp(int(match.group(1)), tz)
             style = match.group(2) or "f"
+            if style == "R":
+                return relative(moment - self.now())
             if style in "tT":
                 return moment.strftime("%H:%M")
             if style in "dD":
@@ -318,10 +338,31 @@ def _public(person: Persona) -> PublicProfile:
     )
 
 
+async def matching_round(demo: Demo) -> None:
+    demo.out.heading(f"{demo.now_text()}: a moderator previews, then runs a matching round")
+    mod = demo.sb.moderator
+    preview = await mod.slash("admin match-now", dry_run=True)
+    demo.out.sees("mod", "UTC", "(only them)", preview.content, limit=8)
+    done = await mod.slash("admin match-now", dry_run=False)
+    first = done.content.splitlines()[0] if done.content else ""
+    demo.out.line(f"  {first}")
+    await demo.sb.tick()
+    shown = 0
+    for person in demo.people:
+        member = demo.members[person.name]
+        for message in member.dms():
+            if "No partner for you this round" in message.content and shown < 2:
+                demo.out.sees(person.name, person.zone, "in their DMs", message.content)
+                shown += 1
+    groups = re.search(r"(\d+) groups?", first)
+    demo.stats["pairs proposed by the round"] += int(groups.group(1)) if groups else 0
+
+
 STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
     write_profiles,
     join_pool,
     request_partnership,
+    matching_round,
 )
 
 
@@ -339,7 +380,7 @@ async def run_demo(
         async with sandbox(database_url=url, clock=clock) as sb:
             handles = {p.name: sb.member(p.name) for p in people}
             names = {m.id: name for name, m in handles.items()} | {sb.moderator.id: "mod"}
-            demo = Demo(sb, people, handles, Transcript(out, transcript, names))
+            demo = Demo(sb, people, handles, Transcript(out, transcript, names, clock.now))
             demo.out.line(
                 f"pairbot demo: {members} members, {weeks} weeks, seed {seed} "
                 f"(a local Discord emulator; nothing leaves this machine)"

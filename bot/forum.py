@@ -58,7 +58,7 @@ async def sync_post(
         return None
     thread = await _existing_thread(bot, state.forum_post_id)
     if state.pool_status == "idle":
-        if thread is not None:
+        if thread is not None and not (thread.archived and thread.locked):
             await thread.edit(archived=True, locked=True)
         return None
     post = forum_post(state.profile, display_name=state.display_name, now=now)

@@ -72,6 +72,37 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
 class PairTree(app_commands.CommandTree[Any]):
     """The command tree: every command error ends as a friendly ephemeral reply."""
 
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Before every slash command: the community's access role (moderators always pass),
+        and a member who runs a command again may be reachable by DM again."""
+        deps = getattr(interaction.client, "deps", None)
+        if (
+            deps is None
+            or interaction.guild_id is None
+            or interaction.type is not discord.InteractionType.application_command
+        ):
+            return True
+        from bot.db import unit_of_work
+        from bot.services import guilds, outbox
+
+        roles = [r.id for r in getattr(interaction.user, "roles", [])]
+        moderator = interaction.permissions.manage_guild or interaction.permissions.administrator
+        async with unit_of_work(deps.sessions) as session:
+            now = deps.clock.now()
+            settings = await guilds.get_settings(session, guild_id=interaction.guild_id, now=now)
+            access_role = settings.access_role_id
+            await outbox.clear_dms_closed(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
+            )
+        if access_role is None or access_role in roles or moderator:
+            return True
+        await send_ephemeral(
+            interaction,
+            f"pairbot is open to members with the <@&{access_role}> role here. "
+            "Ask a moderator if you'd like to join.",
+        )
+        return False
+
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:

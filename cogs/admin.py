@@ -20,10 +20,12 @@ from discord.ext import commands
 
 from bot.app import Deps, PairBot
 from bot.db import unit_of_work
+from bot.domain import community
 from bot.errors import PairbotError
 from bot.interactions import send_ephemeral
-from bot.services import guilds, outbox
-from bot.services.outbox import ScheduleEntry
+from bot.services import guilds, matching, outbox
+from bot.services.matching import RoundReport
+from bot.services.outbox import DueWork, ScheduleEntry
 from bot.services.ports import CONTENT_LIMIT
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,10 @@ async def is_moderator(interaction: discord.Interaction[Any], *, deps: Deps) -> 
     except TimeoutError:
         raise DatabaseSlow from None
     return role_id is not None and interaction.user.get_role(role_id) is not None
+
+
+def _channel(channel_id: int | None) -> str:
+    return f"<#{channel_id}>" if channel_id else "not set"
 
 
 def stamp(moment: datetime) -> str:
@@ -125,6 +131,103 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return await is_moderator(interaction, deps=self.bot.deps)
 
+    @app_commands.command(name="setup", description="Set up pairbot for this server")
+    @app_commands.describe(
+        forum="The forum channel where members post that they're looking for a partner",
+        pairs_channel="Where private threads for new pairs are opened",
+        mod_channel="Where reports reach the moderators",
+        goal_areas="Comma-separated goal areas members choose from",
+        access_role="Only members with this role may use pairbot (empty: everyone)",
+        moderator_role="Members with this role may use /admin commands",
+        match_day="Day of the weekly matching round",
+        match_time="Time of the matching round, HH:MM in UTC",
+        odd_policy="When one member is left over: a trio, or carry them over with priority",
+    )
+    @app_commands.choices(
+        odd_policy=[
+            app_commands.Choice(name="make a trio", value="trio"),
+            app_commands.Choice(name="carry over to the next round", value="carry_over"),
+        ]
+    )
+    async def setup_command(
+        self,
+        interaction: discord.Interaction[PairBot],
+        forum: discord.ForumChannel | None = None,
+        pairs_channel: discord.TextChannel | None = None,
+        mod_channel: discord.TextChannel | None = None,
+        goal_areas: str | None = None,
+        access_role: discord.Role | None = None,
+        moderator_role: discord.Role | None = None,
+        match_day: str | None = None,
+        match_time: str | None = None,
+        odd_policy: str | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        areas = community.parse_goal_area_list(goal_areas) if goal_areas else None
+        weekday = community.parse_weekday(match_day) if match_day else None
+        at = community.parse_utc_time(match_time) if match_time else None
+        now = self.bot.deps.clock.now()
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            settings = await guilds.configure(
+                session,
+                guild_id=interaction.guild_id,
+                now=now,
+                forum_channel_id=forum.id if forum else None,
+                pair_channel_id=pairs_channel.id if pairs_channel else None,
+                mod_channel_id=mod_channel.id if mod_channel else None,
+                access_role_id=access_role.id if access_role else None,
+                moderator_role_id=moderator_role.id if moderator_role else None,
+                goal_areas=areas,
+                match_weekday=weekday,
+                match_time_utc=at,
+                odd_policy=odd_policy,
+            )
+            await outbox.cancel_pending(
+                session, kind=matching.ROUND_KIND, target=interaction.guild_id
+            )
+            next_round = await matching.schedule_next_round(
+                session, guild_id=interaction.guild_id, now=now
+            )
+            summary = (
+                f"Forum: {_channel(settings.forum_channel_id)} · pairs: "
+                f"{_channel(settings.pair_channel_id)} · reports: "
+                f"{_channel(settings.mod_channel_id)}\n"
+                f"Goal areas: {', '.join(settings.goal_areas)}\n"
+                f"Matching: every {community.WEEKDAYS[settings.match_weekday].title()} "
+                f"{settings.match_time_utc} UTC, next {stamp(next_round)}; odd one out: "
+                f"{settings.odd_policy.replace('_', ' ')}"
+            )
+        problems = missing_permissions(forum, REQUIRED_FORUM) + missing_permissions(
+            pairs_channel, REQUIRED_PAIRS
+        )
+        text = "Saved. ✅\n" + summary
+        if problems:
+            text += (
+                "\n⚠️ I'm missing these permissions there: "
+                + ", ".join(sorted(set(problems)))
+                + ". Please grant them so I can post."
+            )
+        await send_ephemeral(interaction, text)
+
+    @app_commands.command(name="match-now", description="Run a matching round now")
+    @app_commands.describe(dry_run="Only show the proposed pairs; change nothing")
+    async def match_now(
+        self, interaction: discord.Interaction[PairBot], dry_run: bool = True
+    ) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            report = await matching.run_round(
+                session,
+                guild_id=interaction.guild_id,
+                now=self.bot.deps.clock.now(),
+                trigger="moderator",
+                dry_run=dry_run,
+            )
+        if not dry_run:
+            self.bot.deps.ticker.kick()  # proposals and notices go out through the outbox
+        await send_ephemeral(interaction, render_round(report, dry_run=dry_run))
+
     @app_commands.command(name="schedule", description="What is due next and what failed lately")
     async def schedule(self, interaction: discord.Interaction[PairBot]) -> None:
         assert interaction.guild_id is not None
@@ -141,5 +244,75 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
         )
 
 
+REQUIRED_FORUM = ("view_channel", "send_messages", "create_public_threads", "manage_threads")
+REQUIRED_PAIRS = ("view_channel", "create_private_threads", "send_messages_in_threads")
+
+
+def missing_permissions(
+    channel: discord.abc.GuildChannel | None, names: tuple[str, ...]
+) -> list[str]:
+    """Which of ``names`` the bot lacks in ``channel`` (checked, not assumed)."""
+    if channel is None:
+        return []
+    mine = channel.permissions_for(channel.guild.me)
+    return [name.replace("_", " ") for name in names if not getattr(mine, name)]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def render_round(report: RoundReport, *, dry_run: bool) -> str:
+    """A moderator's view of a round: who, scores and public reasons; private fields never
+    appear (only that preferences were respected)."""
+    head = "Dry run (nothing changed)" if dry_run else "Matching round done"
+    lines = [
+        f"**{head}**: {report.pool_size} in the pool, {_count(len(report.groups), 'group')}, "
+        f"{len(report.unmatched)} unmatched, computed in {report.seconds * 1000:.0f} ms."
+    ]
+    for group in report.groups[:15]:
+        who = " + ".join(f"<@{u}>" for u in group.user_ids)
+        areas = ", ".join(group.shared_goal_areas) or "no shared goal area"
+        lines.append(
+            f"• {who}: score {group.score:.1f}, {group.overlap_minutes / 60:g} h/week together, "
+            f"{areas}; preferences satisfied"
+        )
+    if len(report.groups) > 15:
+        lines.append(f"• … and {len(report.groups) - 15} more groups")
+    reasons = {
+        "no_overlap": "no overlap",
+        "preferences": "ruled out",
+        "odd_one_out": "odd one out",
+        "no_one_else": "alone",
+    }
+    for user_id, reason in report.unmatched[:10]:
+        lines.append(f"• <@{user_id}> waits: {reasons.get(reason, reason)}")
+    lines.append(f"Next scheduled round: {stamp(report.next_round)}")
+    text = "\n".join(lines)
+    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
+
+
+class Rounds:
+    """Scheduled matching rounds: a durable outbox row per community and occurrence."""
+
+    def __init__(self, bot: PairBot) -> None:
+        self.bot = bot
+
+    async def handle(self, session: Any, work: DueWork) -> None:
+        guild_id = int(work.payload["guild_id"])
+        now = self.bot.deps.clock.now()
+        await matching.run_round(session, guild_id=guild_id, now=now, trigger="schedule")
+        await matching.schedule_next_round(session, guild_id=guild_id, now=now)
+
+    async def schedule_all(self) -> None:
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            now = self.bot.deps.clock.now()
+            for guild_id in await matching.configured_guilds(session):
+                await matching.schedule_next_round(session, guild_id=guild_id, now=now)
+
+
 async def setup(bot: PairBot) -> None:
+    rounds = Rounds(bot)
+    bot.dispatcher.register(matching.ROUND_KIND, rounds.handle)
+    await rounds.schedule_all()
     await bot.add_cog(Admin(bot))

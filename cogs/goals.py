@@ -40,10 +40,16 @@ def _bot(interaction: Interaction) -> PairBot:
     return interaction.client
 
 
+async def _thinking(interaction: Interaction) -> None:
+    """Answer within Discord's 3 seconds whatever the database does; the reply follows."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+
 # --------------------------------------------------------------------------- rendering
 
 
-def goal_line(goal: GoalView, *, today_label: bool = True) -> str:
+def goal_line(goal: GoalView) -> str:
     icon = g.STATUS_ICONS.get(goal.status, "•")
     text = goal.text if len(goal.text) <= 120 else goal.text[:119] + "…"
     parts = [f"{icon} **{text}**", f"due {ts(goal.deadline, 'D')}"]
@@ -254,9 +260,13 @@ class WhyButton(
     async def callback(self, interaction: Interaction) -> None:
         try:
             bot = _bot(interaction)
+            await _thinking(interaction)
             async with unit_of_work(bot.deps.sessions) as session:
                 goal = await goals.reflection_goal(
-                    session, goal_id=self.goal_id, user_id=interaction.user.id
+                    session,
+                    goal_id=self.goal_id,
+                    user_id=interaction.user.id,
+                    now=bot.deps.clock.now(),
                 )
             view = discord.ui.View(timeout=None)
             view.add_item(ReasonSelect(self.goal_id))
@@ -318,6 +328,7 @@ class ReasonSelect(
 
 async def answer_pressed(interaction: Interaction, checkin_id: int, answer: str) -> None:
     bot = _bot(interaction)
+    await _thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         result = await goals.record_answer(
             session,
@@ -345,6 +356,7 @@ async def note_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
+    await _thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         result = await goals.save_note(
             session,
@@ -368,6 +380,7 @@ async def feedback_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
+    await _thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await goals.give_feedback(
             session,
@@ -383,6 +396,7 @@ async def help_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
+    await _thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await goals.record_reason(
             session,
@@ -466,17 +480,6 @@ class Goals(commands.Cog):
                     await report_error(interaction, error)
                 return
 
-    async def _touch_dms(self, interaction: Interaction) -> None:
-        """The member is here: if their DMs were marked closed, try them again."""
-        assert interaction.guild_id is not None
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            await outbox.clear_dms_closed(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                now=self.bot.deps.clock.now(),
-            )
-
     # ----------------------------------------------------------------------- /goal
 
     @goal.command(name="add", description="Add a goal: one concrete thing, due this week or later")
@@ -493,6 +496,7 @@ class Goals(commands.Cog):
         area: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             goal = await goals.add_goal(
@@ -508,7 +512,10 @@ class Goals(commands.Cog):
             board = await goals.list_goals(
                 session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
             )
-        await self._touch_dms(interaction)
+            # The member is here: if their DMs were marked closed, try them again.
+            await outbox.clear_dms_closed(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
+            )
         lines = [
             f"🎯 Goal added: **{goal.text}**, due {ts(goal.deadline, 'F')} "
             f"({g.due_label(goal.due, today=board.today)}).",
@@ -560,6 +567,7 @@ class Goals(commands.Cog):
     @goal.command(name="list", description="Your goals and your partner's, with their status")
     async def list_(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             board = await goals.list_goals(
                 session,
@@ -595,6 +603,7 @@ class Goals(commands.Cog):
     @app_commands.describe(goal="Pick one of your goals")
     async def done(self, interaction: Interaction, goal: str) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             view = await goals.complete_goal(
                 session,
@@ -629,6 +638,7 @@ class Goals(commands.Cog):
         area: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             view = await goals.edit_goal(
                 session,
@@ -666,6 +676,7 @@ class Goals(commands.Cog):
     @app_commands.describe(goal="Pick one of your open goals")
     async def drop(self, interaction: Interaction, goal: str) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             view = await goals.drop_goal(
                 session,
@@ -700,6 +711,8 @@ class Goals(commands.Cog):
         time: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
+        now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             setting = await goals.set_checkin_time(
                 session,
@@ -707,9 +720,12 @@ class Goals(commands.Cog):
                 user_id=interaction.user.id,
                 weekday=None if day.value == "meeting" else day.value,
                 time=time,
-                now=self.bot.deps.clock.now(),
+                now=now,
             )
-        await self._touch_dms(interaction)
+            # The member is here: if their DMs were marked closed, try them again.
+            await outbox.clear_dms_closed(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
+            )
         await send_ephemeral(
             interaction,
             f"⏰ Check-ins: {setting.description}. The next one is {ts(setting.next_at, 'F')} "
@@ -726,6 +742,7 @@ class Goals(commands.Cog):
         undo: bool = False,
     ) -> None:
         assert interaction.guild_id is not None
+        await _thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             result = await goals.snooze(
                 session,

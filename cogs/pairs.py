@@ -4,7 +4,7 @@
 Buttons that live in old messages (proposal, end of trial, "did you meet?", the quiet-partner
 question) are ``DynamicItem``s whose ``custom_id`` carries what the click needs, so they work
 after a restart. Every reply is ephemeral; news for the pair goes through the outbox, which is
-run at once after a change (``_kick``) so the other partner hears of it without waiting a tick.
+run soon after a change (``_kick``) so the other partner hears of it without waiting a tick.
 """
 
 from __future__ import annotations
@@ -42,13 +42,10 @@ def _bot(interaction: Interaction) -> PairBot:
     return interaction.client
 
 
-async def _kick(bot: PairBot) -> None:
-    """Send what a change just enqueued (news for the partner) now rather than on the next
-    tick. Safe alongside the tick: rows are claimed, never taken twice."""
-    try:
-        await bot.dispatcher.run_once()
-    except Exception:
-        log.exception("sending right away failed; the next tick will send it")
+def _kick(bot: PairBot) -> None:
+    """Send what a change just enqueued (news for the partner) soon rather than on the next
+    interval tick; durable either way, the rows are already stored."""
+    bot.deps.ticker.kick()
 
 
 # --------------------------------------------------------------------------- buttons
@@ -130,7 +127,7 @@ class TrialButton(
                 "pending": "Thanks, noted privately. I'll let you know once everyone has chosen.",
             }
             await send_ephemeral(interaction, texts[result.outcome])
-            await _kick(bot)
+            _kick(bot)
         except Exception as error:
             await report_error(interaction, error)
 
@@ -219,7 +216,7 @@ class QuietButton(
             else:
                 text = "Okay, we'll keep waiting. I'll check in with you again if it stays quiet."
             await send_ephemeral(interaction, text)
-            await _kick(bot)
+            _kick(bot)
         except Exception as error:
             await report_error(interaction, error)
 
@@ -281,7 +278,7 @@ class EndModal(BaseModal, title="End your partnership"):
                 "again whenever you like with `/partner find`. 🌱"
             )
         await send_ephemeral(interaction, text)
-        await _kick(bot)
+        _kick(bot)
 
 
 class ReportModal(BaseModal, title="Report to the moderators"):
@@ -317,7 +314,7 @@ class ReportModal(BaseModal, title="Report to the moderators"):
                 "channel yet, so please also reach out to a moderator directly."
             )
         await send_ephemeral(interaction, text)
-        await _kick(bot)
+        _kick(bot)
 
 
 class BlockConfirm(BaseView):
@@ -346,7 +343,7 @@ class BlockConfirm(BaseView):
         text += " Nobody else will know."
         self.stop()
         await interaction.response.edit_message(content=text, view=None, allowed_mentions=NO_PINGS)
-        await _kick(bot)
+        _kick(bot)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
@@ -384,7 +381,7 @@ async def decide_pressed(
             "back in the pool with priority. 🌱"
         )
     await send_ephemeral(interaction, text)
-    await _kick(bot)
+    _kick(bot)
 
 
 def render_status(view: PairStatus) -> str:
@@ -478,21 +475,6 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
             key=work.key,
         )
 
-    @commands.Cog.listener()
-    async def on_pairbot_partnership_proposed(self, partnership_id: int | None) -> None:
-        """A forum request was accepted: start its proposal and open the space now."""
-        if partnership_id is None:
-            return
-        try:
-            async with unit_of_work(self.bot.deps.sessions) as session:
-                await partnerships.open_proposal(
-                    session, partnership_id=partnership_id, now=self.bot.deps.clock.now()
-                )
-        except Exception:
-            log.exception("could not open the proposal for partnership %s", partnership_id)
-            return
-        await _kick(self.bot)
-
     @app_commands.command(name="status", description="Your partner, meeting time and streak")
     async def status(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
@@ -560,7 +542,7 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
             f"{plan.reminder_minutes} min before, and ask afterwards whether you met. "
             "Your partner has been told.",
         )
-        await _kick(self.bot)
+        _kick(self.bot)
 
     @meeting.autocomplete("zone")
     async def _zone_choices(
@@ -572,11 +554,8 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
                 session, guild_id=interaction.guild_id, user_id=interaction.user.id
             )
         typed = current.strip().lower()
-        labels = ["yours", "your partner's"]
         return [
-            app_commands.Choice(name=f"{zone} ({labels[min(i, 1)]})"[:100], value=zone)
-            for i, zone in enumerate(zones)
-            if typed in zone.lower()
+            app_commands.Choice(name=zone, value=zone) for zone in zones if typed in zone.lower()
         ][:25]
 
     @app_commands.command(name="end", description="End your partnership, kindly")

@@ -126,7 +126,7 @@ async def decision_pressed(interaction: Interaction, request_id: int, *, accept:
     now = bot.deps.clock.now()
     async with unit_of_work(bot.deps.sessions) as session:
         guild_id = interaction.guild_id or await pool.request_guild(session, request_id=request_id)
-        request, partnership = await pool.decide_request(
+        request, _ = await pool.decide_request(
             session,
             guild_id=guild_id,
             request_id=request_id,
@@ -145,7 +145,6 @@ async def decision_pressed(interaction: Interaction, request_id: int, *, accept:
     if accept:
         for user_id in (interaction.user.id, requester_user):
             await _sync(bot, guild_id, user_id, now)
-        bot.dispatch("pairbot_partnership_proposed", partnership.id if partnership else None)
 
 
 async def _sync(bot: PairBot, guild_id: int, user_id: int, now: datetime) -> str | None:

@@ -9,7 +9,7 @@ why matching looks at the actual coming weeks rather than at an abstract week.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -73,12 +73,14 @@ def coming_weeks(now: datetime, count: int) -> tuple[datetime, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _local_days(zone: ZoneInfo, week_start: datetime) -> tuple[tuple[int, int | None, date], ...]:
-    """For each local date that can touch the UTC week: (weekday, minutes from week_start to its
-    local midnight when that day has no UTC-offset change, else None, the date)."""
+def _week_plan(zone: ZoneInfo, week_start: datetime) -> tuple[tuple[tuple[int | None, date], ...],
+                                                               ...]:
+    """Per weekday (0=Monday), the local dates of that weekday that can touch the UTC week, each
+    with the minutes from `week_start` to its local midnight, or None when the UTC offset
+    changes that day (then windows take the careful path)."""
     # UTC offsets lie within -12h..+14h, so local dates from the day before to the day after
     # the UTC week cover every window that can reach into it.
-    out = []
+    plan: list[list[tuple[int | None, date]]] = [[] for _ in range(7)]
     first = week_start.date() - timedelta(days=1)
     for offset in range(9):
         day = first + timedelta(days=offset)
@@ -87,32 +89,25 @@ def _local_days(zone: ZoneInfo, week_start: datetime) -> tuple[tuple[int, int | 
         base: int | None = None
         if midnight.utcoffset() == next_midnight.utcoffset():
             base = int((midnight.astimezone(UTC) - week_start).total_seconds()) // 60
-        out.append((day.weekday(), base, day))
-    return tuple(out)
+        plan[day.weekday()].append((base, day))
+    return tuple(tuple(days) for days in plan)
 
 
-def _utc_intervals(
-    windows: Iterable[Window], zone: ZoneInfo, week_start: datetime
-) -> Iterator[tuple[int, int]]:
-    """Each window placed on each real local date that can touch the UTC week, as minutes from
-    `week_start`."""
-    by_day: dict[int, list[Window]] = {}
-    for w in windows:
-        by_day.setdefault(w.day, []).append(w)
-    if not by_day:
-        return
-    for weekday, base, day in _local_days(zone, week_start):
-        for w in by_day.get(weekday, ()):
-            if base is not None:
-                yield base + w.start, base + w.end
-                continue
-            # A DST switch that day: aware + timedelta is wall-clock arithmetic, so 19:00
-            # stays 19:00 and the UTC offset is the one in force at that wall time.
-            midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
-            start = (midnight + timedelta(minutes=w.start)).astimezone(UTC) - week_start
-            end = (midnight + timedelta(minutes=w.end)).astimezone(UTC) - week_start
-            if end > start:
-                yield int(start.total_seconds()) // 60, int(end.total_seconds()) // 60
+@lru_cache(maxsize=256)
+def _valid_week(week_start: datetime) -> datetime:
+    return _check_week_start(week_start)
+
+
+def _switch_day_span(zone: ZoneInfo, day: date, w: Window, ws: datetime) -> tuple[int, int]:
+    """A window on a day the clocks change: aware + timedelta is wall-clock arithmetic, so 19:00
+    stays 19:00 and the UTC offset is the one in force at that wall time."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    start = (midnight + timedelta(minutes=w.start)).astimezone(UTC) - ws
+    end = (midnight + timedelta(minutes=w.end)).astimezone(UTC) - ws
+    return int(start.total_seconds()) // 60, int(end.total_seconds()) // 60
+
+
+_WEEK_MINUTES = SLOTS_PER_WEEK * SLOT_MINUTES
 
 
 def utc_slot_mask(windows: Iterable[Window], zone: ZoneInfo | str, week_start: datetime) -> int:
@@ -120,22 +115,53 @@ def utc_slot_mask(windows: Iterable[Window], zone: ZoneInfo | str, week_start: d
     aware Monday 00:00 UTC) is fully inside the member's local windows placed on the real
     calendar dates of that week (so DST shifts count; windows from adjacent local days that spill
     into this UTC week are included). Touching windows count as one, so a window the parser split
-    at midnight still covers the slot across it in zones with a :30 or :45 offset."""
-    ws = _check_week_start(week_start)
-    intervals = sorted(_utc_intervals(windows, _zone(zone), ws))
+    at midnight still covers the slot across it in zones with a :30 or :45 offset. On the night
+    clocks go back, a window runs from the first occurrence of its start to the first occurrence
+    of its end."""
+    ws = _valid_week(week_start)
+    tz = _zone(zone)
+    plan = _week_plan(tz, ws)
+    spans = []
+    for w in windows:
+        for base, day in plan[w.day]:
+            if base is None:
+                start, end = _switch_day_span(tz, day, w, ws)
+                if end > start:
+                    spans.append((start, end))
+            elif base + w.end > 0 and base + w.start < _WEEK_MINUTES:
+                spans.append((base + w.start, base + w.end))
+    if not spans:
+        return 0
+    spans.sort()
     mask = 0
-    cur_start = cur_end = -(1 << 30)
-    for start, end in [*intervals, (1 << 30, 1 << 30)]:
+    cur_start, cur_end = spans[0]
+    for start, end in spans[1:]:
         if start <= cur_end:
-            cur_end = max(cur_end, end)
+            if end > cur_end:
+                cur_end = end
             continue
-        if cur_end > cur_start:
-            first = max(-(-cur_start // SLOT_MINUTES), 0)
-            last = min(cur_end // SLOT_MINUTES, SLOTS_PER_WEEK)
-            if last > first:
-                mask |= ((1 << (last - first)) - 1) << first
+        mask |= _span_bits(cur_start, cur_end)
         cur_start, cur_end = start, end
-    return mask
+    return mask | _span_bits(cur_start, cur_end)
+
+
+def _span_bits(start: int, end: int) -> int:
+    first = max(-(-start // SLOT_MINUTES), 0)
+    last = min(end // SLOT_MINUTES, SLOTS_PER_WEEK)
+    return ((1 << (last - first)) - 1) << first if last > first else 0
+
+
+@lru_cache(maxsize=4096)
+def same_mask_every_week(zone: ZoneInfo | str, weeks: tuple[datetime, ...]) -> bool:
+    """True when the zone's UTC offsets around each of `weeks` are those of the first, so any
+    windows give the same mask in all of them (no DST switch in between)."""
+    tz = _zone(zone)
+    plans = [_week_plan(tz, _valid_week(w)) for w in weeks]
+    return all(
+        [base for day in plan for base, _ in day] == [base for day in plans[0] for base, _ in day]
+        and all(base is not None for day in plan for base, _ in day)
+        for plan in plans
+    )
 
 
 def overlap_minutes(a: int, b: int) -> int:

@@ -459,6 +459,25 @@ def find_pattern(history: Sequence[GoalRecord]) -> Pattern | None:
     return best[1] if best else None
 
 
+# --------------------------------------------------------------------------- streaks
+
+
+def streak_weeks(progress: set[date], snoozed: set[date], *, current_week: date) -> int:
+    """Weeks in a row with progress (Mondays in ``progress``), counted back from the last
+    finished week; the current week counts when it already has progress, and a snoozed week is
+    skipped without breaking the run."""
+    count = 0
+    week = current_week
+    if week not in progress:
+        week -= timedelta(days=7)
+    while True:
+        if week in progress:
+            count += 1
+        elif week not in snoozed:
+            return count
+        week -= timedelta(days=7)
+
+
 # --------------------------------------------------------------------------- the agenda
 
 

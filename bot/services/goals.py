@@ -545,10 +545,10 @@ async def set_checkin_time(
     await session.flush()
     await outbox.cancel_pending(session, kind=CHECKIN_PLAN.kind, target=f"m{member.id}")
     await schedule_member(session, member_id=member.id, now=now)
-    return await checkin_setting(session, member=member, now=now)
+    return await _checkin_setting(session, member=member, now=now)
 
 
-async def checkin_setting(
+async def _checkin_setting(
     session: AsyncSession, *, member: Member, now: datetime
 ) -> CheckinSetting:
     target = await _target(session, member)
@@ -1066,8 +1066,10 @@ async def run_week_review(session: AsyncSession, *, work: DueWork, now: datetime
     return len(missed)
 
 
-async def reflection_goal(session: AsyncSession, *, goal_id: int, user_id: int) -> GoalView:
-    """The missed goal a member is about to reflect on (theirs, and still missed)."""
+async def reflection_goal(
+    session: AsyncSession, *, goal_id: int, user_id: int, now: datetime
+) -> GoalView:
+    """The goal a member is about to reflect on: theirs, and missed (or past its deadline)."""
     goal = await session.get(Goal, goal_id)
     member = await session.get(Member, goal.member_id) if goal else None
     if goal is None or member is None:
@@ -1078,7 +1080,10 @@ async def reflection_goal(session: AsyncSession, *, goal_id: int, user_id: int) 
         raise Conflict("You marked this goal done since. Nice! Nothing to reflect on. 🎉")
     if goal.status == "dropped":
         raise Conflict("You dropped this goal, so there's nothing to reflect on.")
-    return _view(goal, user_id=user_id, zone=member.timezone or DEFAULT_ZONE)
+    view = _view(goal, user_id=user_id, zone=member.timezone or DEFAULT_ZONE)
+    if goal.status in g.LIVE_STATUSES and now <= view.deadline:
+        raise Conflict(f"This goal is still on: it's due {ts(view.deadline, 'F')}.")
+    return view
 
 
 async def record_reason(
@@ -1092,7 +1097,7 @@ async def record_reason(
 ) -> GoalView:
     """Why a goal was missed (and, optionally, what would help); shared with the partner and
     first on the next meeting's agenda. Answering again updates it."""
-    view = await reflection_goal(session, goal_id=goal_id, user_id=user_id)
+    view = await reflection_goal(session, goal_id=goal_id, user_id=user_id, now=now)
     code = g.parse_reason(reason)
     goal = await session.get(Goal, goal_id)
     assert goal is not None
@@ -1225,3 +1230,45 @@ async def agenda_text(
     """:func:`agenda_for`, rendered; empty when neither partner has goals."""
     agenda = await agenda_for(session, partnership_id=partnership_id, now=now)
     return "" if agenda.empty else agenda.render(limit=limit)
+
+
+# --------------------------------------------------------------------------- streaks, privacy
+
+
+async def streak_for(session: AsyncSession, *, member_id: int, now: datetime) -> int:
+    """Weeks in a row (up to the last finished one, member-local) with at least one goal done
+    or partly done; snoozed weeks neither count nor break it."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        return 0
+    zone = member.timezone or DEFAULT_ZONE
+    rows = await session.execute(
+        select(Goal.due_date).where(
+            Goal.member_id == member_id, Goal.status.in_(("done", "partly"))
+        )
+    )
+    progress = {g.week_start(due) for due in rows.scalars()}
+    snoozed = await snoozed_weeks(session, member_id=member_id)
+    return g.streak_weeks(progress, snoozed, current_week=g.week_start(g.local_date(now, zone)))
+
+
+async def forget_member_goals(session: AsyncSession, *, member_id: int) -> int:
+    """For ``/privacy delete``: call back pending posts to the pair's thread that quote the
+    member's check-ins and reflections (``outbox.forget_member`` removes their own DMs; the
+    goals themselves go with the member's row). Returns how many rows were removed."""
+    removed = 0
+    goal_ids = list(
+        (await session.execute(select(Goal.id).where(Goal.member_id == member_id))).scalars()
+    )
+    checkin_ids = list(
+        (await session.execute(select(CheckIn.id).where(CheckIn.member_id == member_id))).scalars()
+    )
+    for checkin_id in checkin_ids:
+        removed += await outbox.cancel_pending(
+            session, kind=CHECKIN_SHARED.kind, target=f"c{checkin_id}"
+        )
+    for goal_id in goal_ids:
+        removed += await outbox.cancel_pending(
+            session, kind=REFLECTION_SHARED.kind, target=f"r{goal_id}"
+        )
+    return removed

@@ -128,6 +128,15 @@ SPACE_CLOSE = register_kind(
         why="An ended pair's thread must be archived and locked, however late.",
     )
 )
+QUIET_PARTNER = register_kind(
+    KindRule(
+        "quiet_partner",
+        delivery=True,
+        stale_after=timedelta(days=7),
+        why="'Keep waiting or be rematched?' is still worth asking days late; after a week the "
+        "pair's upkeep asks afresh if the partner is still quiet.",
+    )
+)
 MOD_REPORT = register_kind(
     KindRule(
         "mod_report",
@@ -397,11 +406,13 @@ async def _dm(
     )
 
 
-def _event_key(partnership: Partnership, event: str, now: datetime) -> str:
+def _event_key(
+    partnership: Partnership, event: str, now: datetime, *, kind: str = NOTICE.kind
+) -> str:
     """A unique key for one piece of news. News is enqueued in the same transaction as the
     change it tells of, so it can't be enqueued twice; the random part keeps two changes in
     the same second apart."""
-    stamp = occurrence_key(NOTICE.kind, _target(partnership.id), now)
+    stamp = occurrence_key(kind, _target(partnership.id), now)
     return f"{stamp}:{event}:{secrets.token_hex(4)}"
 
 
@@ -658,9 +669,12 @@ async def proposal_card(
 async def record_space(
     session: AsyncSession, *, partnership_id: int, thread_id: int | None, now: datetime
 ) -> None:
-    """Remember the pair's private thread (``None``: they were written to by DM instead)."""
+    """Remember the pair's private thread (``None``: they were written to by DM instead). A
+    thread opened just as the proposal ended (a decline racing the opening) is closed again."""
     partnership = await _get(session, partnership_id)
     partnership.thread_id = thread_id
+    if partnership.state == "ended":
+        await _close_space(session, partnership=partnership, text=d.proposal_closed_text(), now=now)
     await session.flush()
 
 
@@ -1062,7 +1076,6 @@ async def answer_meeting(
         existing.answer = answer
         existing.answered_at = now
     mine.last_active_at = now
-    mine.ghost_asked_at = None
     await session.flush()
     answered = await session.scalar(
         select(func.count())
@@ -1426,7 +1439,7 @@ async def upkeep(session: AsyncSession, *, partnership_id: int, now: datetime) -
                     session,
                     partnership=partnership,
                     member=target,
-                    key=_event_key(partnership, "quiet", now),
+                    key=_event_key(partnership, "quiet", now, kind=QUIET_PARTNER.kind),
                     text=d.quiet_partner_text(members[partner.member_id].user_id, weeks),
                     rows=(
                         (
@@ -1439,6 +1452,7 @@ async def upkeep(session: AsyncSession, *, partnership_id: int, now: datetime) -
                         ),
                     ),
                     fallback=False,  # the pair's thread is shared with the quiet partner
+                    kind=QUIET_PARTNER.kind,
                     now=now,
                 )
                 asked.append(target.user_id)
@@ -1494,6 +1508,20 @@ async def answer_quiet(
     await session.flush()
     log.info("partnership %s ended for a rematch", partnership.id)
     return QuietResult(True, others)
+
+
+async def forget_member(session: AsyncSession, *, member_id: int, now: datetime) -> bool:
+    """Before a member's data is deleted (``/privacy delete``): their live partnership ends as
+    ``/pair end`` would (the partner is told kindly, the thread closes) and its pending work is
+    cancelled. ``True`` if there was one."""
+    member = await session.get(Member, member_id)
+    partnership = await _live_for(session, member_id=member_id)
+    if member is None or partnership is None:
+        return False
+    await _end(
+        session, member=member, partnership=partnership, reason=None, now=now, end_reason="ended"
+    )
+    return True
 
 
 # --------------------------------------------------------------------------- status

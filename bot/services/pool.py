@@ -308,24 +308,18 @@ async def decide_request(
         due_at=now,
         now=now,
     )
-    partnership = Partnership(
-        guild_id=guild_id,
-        state="proposed",
-        source="request",
-        proposed_at=now,
-        explanation={},
-        members=[
-            PartnershipMember(member_id=author.id, accepted=True, decided_at=now),
-            PartnershipMember(member_id=requester.id, accepted=True, decided_at=now),
-        ],
-    )
-    session.add(partnership)
     for member in (author, requester):
-        member.pool_status = "idle"
-        member.waiting_since = None
-        member.updated_at = now
         await _close_requests(session, member_id=member.id, now=now, keep=request.id)
-    await session.flush()
+    # In the same transaction: the proposal (and its private space) can't be lost to a crash.
+    from bot.services import partnerships
+
+    partnership = await partnerships.propose(
+        session,
+        guild_id=guild_id,
+        member_ids=[author.id, requester.id],
+        source="request",
+        now=now,
+    )
     return request, partnership
 
 

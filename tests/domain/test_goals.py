@@ -358,3 +358,17 @@ def test_an_agenda_fits_its_limit_and_knows_when_it_is_empty() -> None:
     text = g.Agenda(members=(g.AgendaMember(1, many),)).render(limit=1500)
     assert len(text) <= 1500
     assert text.endswith("…")
+
+
+# --------------------------------------------------------------------------- streaks
+
+
+def test_a_snoozed_week_neither_counts_nor_breaks_a_streak() -> None:
+    weeks = [week(n, 0) for n in range(6)]
+    progress = {weeks[0], weeks[1], weeks[3], weeks[4]}
+    assert g.streak_weeks(progress, set(), current_week=weeks[5]) == 2
+    assert g.streak_weeks(progress, {weeks[2]}, current_week=weeks[5]) == 4
+    # The current week counts once it has progress, and never breaks the run before that.
+    assert g.streak_weeks(progress | {weeks[5]}, {weeks[2]}, current_week=weeks[5]) == 5
+    assert g.streak_weeks(set(), {weeks[2]}, current_week=weeks[5]) == 0
+    assert g.streak_weeks({weeks[3]}, {weeks[4]}, current_week=weeks[5]) == 1

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.db import unit_of_work
 from bot.sandbox import Sandbox
 from bot.services import goals
+from cogs.goals import board_embeds
 from emulator import Channel, Member, Message
 from emulator.model import PRIVATE_THREAD
 from models import CheckIn, Goal, OutboxItem, Partnership, PartnershipMember
@@ -271,3 +272,36 @@ async def test_goal_choices_are_validated_on_the_server(sb: Sandbox) -> None:
     assert "done!" in done.content
     edited = await aki.slash("goal edit", goal=str(akis), due="2026-01-09")
     assert "Updated" in edited.content
+
+
+def test_a_full_goal_list_stays_within_discords_embed_limits() -> None:
+    """Fifteen 200-character goals each for a member and two partners (a trio)."""
+
+    def views(user_id: int) -> tuple[goals.GoalView, ...]:
+        return tuple(
+            goals.GoalView(
+                id=n,
+                user_id=user_id,
+                text=f"{n} " + "x" * 197,
+                area="writing",
+                due=MONDAY_CHECKIN.date(),
+                status="partly",
+                deadline=MONDAY_CHECKIN,
+            )
+            for n in range(15)
+        )
+
+    board = goals.GoalBoard(
+        user_id=1,
+        mine=views(1),
+        partners=((2, views(2)), (3, views(3))),
+        today=MONDAY_CHECKIN.date(),
+        zone="UTC",
+        zone_known=True,
+    )
+    embeds = [e.to_dict() for e in board_embeds(board)]
+    assert len(embeds) == 3
+    sizes = [len(e.get("title", "")) + len(e.get("description", "")) for e in embeds]
+    assert all(len(e.get("description", "")) <= 4096 for e in embeds)
+    assert sum(sizes) <= 6000
+    assert "more" in embeds[2]["description"]  # cut with a count, not silently

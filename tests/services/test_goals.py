@@ -587,3 +587,43 @@ async def test_the_prompt_names_a_pattern_after_a_few_weeks(world: World) -> Non
     assert "All of your last 4 misses were writing goals set for Mondays." in (
         message(prompts[3]).content
     )
+
+
+async def test_a_holiday_week_keeps_the_streak(world: World) -> None:
+    for n in range(3):
+        if n == 1:
+            await world.run(goals.snooze, guild_id=G, user_id=AKI, week="this")
+        else:
+            goal_id = await add(world, AKI, f"week {n}")
+            await world.run(goals.complete_goal, guild_id=G, user_id=AKI, goal_ref=str(goal_id))
+        world.clock.set(world.clock.now() + timedelta(weeks=1))
+    async with world.sessions() as session:
+        streak = await goals.streak_for(
+            session, member_id=await _id(session, AKI), now=world.clock.now()
+        )
+    assert streak == 2
+
+
+async def test_privacy_deletion_calls_back_thread_posts_that_quote_the_member(world: World) -> None:
+    goal_id = await add(world, AKI, "private words")
+    await world.at(datetime(2026, 1, 5, 11, 0, tzinfo=UTC))
+    [ci] = await world.checkins()
+    await world.run(goals.save_note, checkin_id=ci.id, user_id=AKI, note="very private")
+    await world.run(goals.record_answer, checkin_id=ci.id, user_id=AKI, answer="missed")
+    world.clock.set(datetime(2026, 1, 12, 3, 0, tzinfo=UTC))
+    await world.run(goals.record_reason, goal_id=goal_id, user_id=AKI, reason="family")
+    assert {r.kind for r in await world.rows() if r.state == "pending" and r.channel_id} == {
+        "checkin_shared",
+        "reflection_shared",
+    }
+    async with unit_of_work(world.sessions) as session:
+        removed = await goals.forget_member_goals(session, member_id=await _id(session, AKI))
+    assert removed == 2
+    assert [r for r in await world.rows() if r.state == "pending" and r.channel_id] == []
+
+
+async def test_a_goal_still_running_is_not_reflected_on(world: World) -> None:
+    goal_id = await add(world, AKI, "long project", due="next week")
+    with pytest.raises(Conflict) as caught:
+        await world.run(goals.record_reason, goal_id=goal_id, user_id=AKI, reason="work")
+    assert "still on" in caught.value.user_message

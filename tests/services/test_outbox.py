@@ -25,7 +25,12 @@ HELLO = outbox.delivery_payload(OutgoingMessage(content="hello"), fallback_chann
 
 
 def dm(
-    key: str, due_at: datetime, *, kind: str = "notice", user_id: int = 1, **kw: object
+    key: str,
+    due_at: datetime,
+    *,
+    kind: str = "notice",
+    user_id: int = 1,
+    occurs_at: datetime | None = None,
 ) -> NewWork:
     return NewWork(
         key=key,
@@ -34,7 +39,7 @@ def dm(
         payload=HELLO,
         guild_id=G,
         user_id=user_id,
-        **kw,  # type: ignore[arg-type]
+        occurs_at=occurs_at,
     )
 
 

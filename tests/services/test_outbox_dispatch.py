@@ -5,7 +5,7 @@ In-process, with a recording messenger and a clock that only moves when the test
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from bot.services.ports import (
     nonce_for,
 )
 from models import Member, OutboxItem
+from tests.conftest import START
 
 G = 8000
 LEASE = timedelta(seconds=60)
@@ -48,14 +49,26 @@ def make_dispatcher(
 
 
 def dm(
-    key: str, kind: str, due, *, user_id: int, fallback: int | None = None, **kw: object
-) -> NewWork:  # type: ignore[no-untyped-def]
+    key: str,
+    kind: str,
+    due: datetime,
+    *,
+    user_id: int,
+    fallback: int | None = None,
+    occurs_at: datetime | None = None,
+) -> NewWork:
     payload = outbox.delivery_payload(
         OutgoingMessage(content=f"hello {key}"), fallback_channel_id=fallback
     )
     return NewWork(
-        key=key, kind=kind, due_at=due, payload=payload, guild_id=G, user_id=user_id, **kw
-    )  # type: ignore[arg-type]
+        key=key,
+        kind=kind,
+        due_at=due,
+        payload=payload,
+        guild_id=G,
+        user_id=user_id,
+        occurs_at=occurs_at,
+    )
 
 
 async def add(
@@ -251,11 +264,11 @@ def test_the_fallback_message_pings_only_the_member_and_a_feature_can_replace_it
             user_id=42,
             channel_id=None,
             payload=payload,
-            due_at=None,
+            due_at=START,
             expires_at=None,
-            attempt=1,  # type: ignore[arg-type]
+            attempt=1,
             claimed_by="w",
-            lease_until=None,  # type: ignore[arg-type]
+            lease_until=START,
         )
 
     text = OutgoingMessage(content="@everyone how did your goal go?")

@@ -1020,7 +1020,8 @@ async def test_a_quiet_partner_is_noticed_and_the_other_may_be_rematched(
     asked = [d for d in world.messenger.sent if "keep waiting" in d.message.content]
     assert [(d.where, d.target) for d in asked] == [("dm", BERLIN_USER)]  # once, privately
     assert asked[0].message.rows and "<@22>" in asked[0].message.content
-    [row] = [r for r in await world.rows("notice") if "keep waiting" in json.dumps(r.payload)]
+    [row] = await world.rows("quiet_partner")
+    assert "keep waiting" in json.dumps(row.payload)
     assert "fallback_channel_id" not in row.payload
     with pytest.raises(Conflict):  # the quiet one can't use the other's question
         async with unit_of_work(sessions) as s:
@@ -1121,3 +1122,37 @@ async def test_closed_dms_fall_back_to_the_thread_except_for_private_questions(
     ]
     assert fallback.message.ping_users == (BERLIN_USER,)
     assert outbox.KINDS["meeting_check"].stale_after == partnerships.ANSWER_WINDOW
+
+
+async def test_forgetting_a_member_ends_their_partnership_kindly(world: World) -> None:
+    pid = await world.pair()
+    await world.accept_both(pid)
+    members = await world.members()
+    async with unit_of_work(world.sessions) as s:
+        assert await partnerships.forget_member(
+            s, member_id=members[NY_USER].id, now=world.clock.now()
+        )
+    async with unit_of_work(world.sessions) as s:
+        assert not await partnerships.forget_member(
+            s, member_id=members[NY_USER].id, now=world.clock.now()
+        )
+    assert (await world.partnership(pid)).state == "ended"
+    assert {r.kind for r in await world.rows() if r.state == "pending"} == {
+        "notice",
+        "space_close",
+    }
+
+
+async def test_a_thread_opened_as_the_proposal_ended_is_closed_again(world: World) -> None:
+    world.private_threads_possible = False
+    pid = await world.pair()
+    async with unit_of_work(world.sessions) as s:
+        await partnerships.decide(
+            s, partnership_id=pid, user_id=NY_USER, accept=False, now=world.clock.now()
+        )
+    async with unit_of_work(world.sessions) as s:  # the opening raced the decline
+        await partnerships.record_space(
+            s, partnership_id=pid, thread_id=thread(pid), now=world.clock.now()
+        )
+    await world.at(world.clock.now() + partnerships.CLOSE_DELAY)
+    assert world.closed_threads == [thread(pid)]

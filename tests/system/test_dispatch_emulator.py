@@ -182,6 +182,7 @@ async def test_rate_limits_and_server_errors_are_retried_with_nothing_lost_or_do
     assert sorted(r.attempt for r in stored) == [1] * 56 + [2] * 4
     by_id = {m.id: m for m in bot_messages(emu)}
     for row in stored:
+        assert row.message_id is not None
         assert by_id[row.message_id].nonce == nonce_for(row.key)
     emu.assert_no_violations()
 

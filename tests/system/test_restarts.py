@@ -120,7 +120,9 @@ async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
                         OutboxItem.state == "claimed", OutboxItem.lease_until < cutoff
                     )
                 )
-                stuck_too_long.extend((key, until.timestamp()) for key, until in late.all())
+                stuck_too_long.extend(
+                    (key, until.timestamp()) for key, until in late.all() if until
+                )
                 await session.rollback()
 
     rng = random.Random(20261125)
@@ -132,7 +134,7 @@ async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         for target in targets:
             child = await start_child(url, emu, log)
             live[:] = [child]
-            await emu.wait_for(lambda t=target: len(bot_messages(emu)) >= t or None, timeout=30)
+            await emu.wait_for(lambda: len(bot_messages(emu)) >= target or None, timeout=30)  # noqa: B023
             child.proc.kill()  # SIGKILL: no cleanup, no last write
             await child.proc.wait()
             live.clear()
@@ -196,7 +198,7 @@ async def test_two_processes_on_postgresql_send_5000_rows_each_claimed_once(
             start_child(url, emu, log, *options), start_child(url, emu, log, *options)
         )
         codes = await asyncio.gather(finish(first, 50), finish(second, 50))
-        assert codes == [0, 0]
+        assert list(codes) == [0, 0]
         async with sessions() as session:
             stored = list((await session.execute(select(OutboxItem))).scalars())
         await engine.dispose()

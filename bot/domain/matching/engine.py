@@ -21,7 +21,7 @@ from bot.domain.matching.model import (
     Seeker,
     Unmatched,
 )
-from bot.domain.matching.scoring import candidates, evaluate_pairs, iter_allowed
+from bot.domain.matching.scoring import candidates, evaluate_pairs, iter_allowed, overlap_degree
 from bot.domain.matching.solver import augment, cardinality_bound, solve_exact, solve_sparse
 
 
@@ -90,7 +90,7 @@ def match_pool(
 
     t0 = time.perf_counter()
     exact = n <= settings.exact_max_members
-    cand = candidates(p, None if exact else settings.k, threads=threads)
+    cand = candidates(p, None if exact else settings.k, threads=threads, seed=seed)
     timing["candidates_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -118,11 +118,14 @@ def match_pool(
     # The longest waiting leftover gets the first pick of a trio.
     left.sort(key=lambda i: (-int(p.member_points[i]), p.seekers[i].id))
     unmatched: list[Unmatched] = []
+    lonely = [i for i in left if cand.allowed_degree[i] == 0]
+    time_ok = dict(zip(lonely, overlap_degree(p, np.array(lonely, dtype=np.intp)).tolist(),
+                       strict=True))
     for i in left:
         reason: ReasonCode
         if n == 1:
             reason = "no_one_else"
-        elif cand.overlap_degree[i] == 0:
+        elif i in time_ok and time_ok[i] == 0:
             reason = "no_overlap"
         elif cand.allowed_degree[i] == 0:
             reason = "preferences"

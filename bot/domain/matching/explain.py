@@ -22,8 +22,8 @@ from bot.domain.matching.model import (
 
 MAX_INTERVALS_SHOWN = 4
 
-_MEDIUM_WORDS: dict[str, str] = {"text": "text chat", "voice": "voice calls", "video": "video calls"}
-_RHYTHM_WORDS: dict[str, str] = {"weekly": "every week", "biweekly": "every two weeks"}
+_MEDIUM_WORDS = {"text": "text chat", "voice": "voice calls", "video": "video calls"}
+_RHYTHM_WORDS = {"weekly": "every week", "biweekly": "every two weeks"}
 
 
 def explain_group(

@@ -8,18 +8,25 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.domain.availability import SLOT_MINUTES, SLOTS_PER_WEEK, utc_slot_mask
+from bot.domain.availability import (
+    SLOT_MINUTES,
+    SLOTS_PER_WEEK,
+    same_mask_every_week,
+    utc_slot_mask,
+)
 from bot.domain.matching.model import RHYTHMS, CommunitySettings, Seeker, Weights
 
 SCALE = 1000
 """Scores are summed as integer points (score x SCALE): exact solvers want integer weights and
 integer sums make every solver and the brute-force check agree to the last point."""
 WORDS_PER_WEEK = (SLOTS_PER_WEEK + 63) // 64
+ANY = "\x00any"
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -33,14 +40,19 @@ _MEDIUM_CODE = {"text": 0, "voice": 1, "video": 2}
 
 def _bitset(sets: Sequence[Iterable[str] | None], vocab: dict[str, int], words: int) -> U64:
     """Rows of bits over `vocab`; None means "anything" (all bits set)."""
-    out = np.zeros((words, len(sets)), dtype=np.uint64)
-    for i, items in enumerate(sets):
+    full = (1 << (64 * words)) - 1
+    ints = []
+    for items in sets:
         if items is None:
-            out[:, i] = np.uint64(0xFFFFFFFFFFFFFFFF)
+            ints.append(full)
             continue
+        value = 0
         for item in items:
-            bit = vocab[item]
-            out[bit // 64, i] |= np.uint64(1 << (bit % 64))
+            value |= 1 << vocab[item]
+        ints.append(value)
+    out = np.empty((words, len(sets)), dtype=np.uint64)
+    for q in range(words):
+        out[q] = np.array([(v >> (64 * q)) & 0xFFFFFFFFFFFFFFFF for v in ints], dtype=np.uint64)
     return out
 
 
@@ -52,6 +64,7 @@ def _mask_words(mask: int) -> list[int]:
     return [(mask >> (64 * q)) & 0xFFFFFFFFFFFFFFFF for q in range(WORDS_PER_WEEK)]
 
 
+@lru_cache(maxsize=64)
 def points_luts(weights: Weights) -> tuple[I32, I32, I32]:
     """Integer points for overlap (by slots), shared goal areas and shared languages (by count)."""
     half = max(weights.overlap_half_hours, 1e-9)
@@ -68,6 +81,24 @@ def points_luts(weights: Weights) -> tuple[I32, I32, I32]:
     return overlap, goals, langs
 
 
+def _week_masks(seekers: Sequence[Seeker], weeks: tuple[datetime, ...]) -> list[list[int]]:
+    """Each member's mask per week. Members often share a zone and preset windows, and most
+    zones have no DST switch between the weeks: both are computed once."""
+    cache: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+    out = []
+    for s in seekers:
+        key = (s.zone, s.windows)
+        masks = cache.get(key)
+        if masks is None:
+            if same_mask_every_week(s.zone, weeks):
+                masks = [utc_slot_mask(s.windows, s.zone, weeks[0])] * len(weeks)
+            else:
+                masks = [utc_slot_mask(s.windows, s.zone, w) for w in weeks]
+            cache[key] = masks
+        out.append(masks)
+    return out
+
+
 @dataclass
 class PoolArrays:
     """Column-major features: `masks[w, q]` is word q of every member's week-w mask."""
@@ -78,10 +109,16 @@ class PoolArrays:
     week_masks: list[list[int]]
     """Python-int masks per member and week, for explanations."""
     masks: U64  # (weeks, WORDS_PER_WEEK, n)
+    prefix: npt.NDArray[np.int16]
+    """(weeks, SLOTS_PER_WEEK + 1, n): slots each member has before slot t. A member's overlap
+    with everyone is then a few row differences, one per run of their availability."""
+    runs: list[list[npt.NDArray[np.intp]]]
+    """Per week, per member: (runs, 2) array of [first slot, end slot) of their availability."""
     n_stable: int
     """Members [0, n_stable) have the same mask in every week."""
     goals: U64  # (gw, n)
     langs: U64  # (lw, n)
+    langs_any: U64  # langs plus the ANY bit
     lang_req: U64  # (lw, n): all ones for members without languages
     pref_lang: U64  # (lw, n)
     gender: U64  # (xw, n)
@@ -109,7 +146,7 @@ class PoolArrays:
         default_factory=lambda: np.zeros((0, 0), dtype=np.int32)
     )
     """Class x class: NOT_ALLOWED (-1) when a preference, rhythm or language rule fails, else
-    the rhythm, medium and language points."""
+    the rhythm and language points."""
 
     @property
     def n(self) -> int:
@@ -120,7 +157,7 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
            now: datetime) -> PoolArrays:
     """Encode a pool for the given concrete weeks; `now` dates the repeat window and waiting."""
     n = len(seekers)
-    week_masks = [[utc_slot_mask(s.windows, s.zone, w) for w in weeks] for s in seekers]
+    week_masks = _week_masks(seekers, tuple(weeks))
     # Members whose mask changes between the weeks (a DST switch) go last, so the extra weeks'
     # overlap is computed only for pairs that involve one of them.
     order = sorted(range(n), key=lambda i: any(m != week_masks[i][0] for m in week_masks[i]))
@@ -132,10 +169,18 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
         for w, mask in enumerate(per_week):
             masks[w, :, i] = _mask_words(mask)
     n_stable = sum(1 for per in week_masks if all(m == per[0] for m in per))
+    bits = np.unpackbits(
+        np.ascontiguousarray(masks.transpose(0, 2, 1)).view(np.uint8), axis=2, bitorder="little"
+    )[:, :, :SLOTS_PER_WEEK]
+    prefix = np.zeros((len(weeks), SLOTS_PER_WEEK + 1, n), dtype=np.int16)
+    np.cumsum(bits.transpose(0, 2, 1), axis=1, dtype=np.int16, out=prefix[:, 1:, :])
+    runs = [_runs(bits[w]) for w in range(len(weeks))]
 
     goal_v = _vocab(g for s in seekers for g in s.goal_areas)
+    # ANY is a bit every member has, so a missing language wish (all bits) always holds.
     lang_v = _vocab(
-        [x for s in seekers for x in s.languages]
+        [ANY]
+        + [x for s in seekers for x in s.languages]
         + [x for s in seekers for x in (s.partner_languages or ())]
     )
     # "" stands for "not given", so a wish excludes members who did not say.
@@ -152,6 +197,7 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
 
     lw = words(lang_v)
     langs = _bitset([s.languages for s in seekers], lang_v, lw)
+    langs_any = _bitset([[*s.languages, ANY] for s in seekers], lang_v, lw)
     lang_req = _bitset(
         [s.languages if (s.languages and settings.require_common_language) else None
          for s in seekers], lang_v, lw
@@ -189,9 +235,12 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
         weeks=tuple(weeks),
         week_masks=week_masks,
         masks=masks,
+        prefix=prefix,
+        runs=runs,
         n_stable=n_stable,
         goals=_bitset([s.goal_areas for s in seekers], goal_v, words(goal_v)),
         langs=langs,
+        langs_any=langs_any,
         lang_req=lang_req,
         pref_lang=_bitset([s.partner_languages for s in seekers], lang_v, lw),
         gender=_bitset([[s.gender or ""] for s in seekers], gender_v, words(gender_v)),
@@ -235,11 +284,11 @@ def common_count(a: U64, b: U64) -> npt.NDArray[np.uint8]:
 
 
 def _classify(p: PoolArrays) -> None:
-    """Group members by everything but time and goal areas, and rule on class pairs once: the
-    per-pair work then is a popcount for time and goals and one table look-up."""
+    """Group members by everything but time, goal areas and medium, and rule on class pairs
+    once: the per-pair work then is a popcount for time and goals and two table look-ups."""
     n = p.n
     parts = [
-        p.rhythm.astype(np.uint64)[None, :], p.medium.astype(np.uint64)[None, :],
+        p.rhythm.astype(np.uint64)[None, :],
         p.langs, p.lang_req, p.pref_lang, p.gender, p.pref_gender, p.age, p.pref_age,
     ]
     keys = np.concatenate(parts, axis=0).T if n else np.zeros((0, 1), dtype=np.uint64)
@@ -251,24 +300,22 @@ def _classify(p: PoolArrays) -> None:
     ok &= _intersects(p.pref_gender[:, c], p.gender[:, r])
     ok &= _intersects(p.pref_age[:, r], p.age[:, c])
     ok &= _intersects(p.pref_age[:, c], p.age[:, r])
-    ok &= _intersects(p.pref_lang[:, r], p.langs[:, c])
-    ok &= _intersects(p.pref_lang[:, c], p.langs[:, r])
+    ok &= _intersects(p.pref_lang[:, r], p.langs_any[:, c])
+    ok &= _intersects(p.pref_lang[:, c], p.langs_any[:, r])
     ok &= _intersects(p.lang_req[:, r], p.lang_req[:, c])
     pts = p.lang_lut[common_count(p.langs[:, r], p.langs[:, c])]
     pts += (p.rhythm[r] == p.rhythm[c]) * p.same_rhythm_pts
-    pts += (p.medium[r] == p.medium[c]) * p.same_medium_pts
     pts[~ok] = -1
     p.cls = inverse.reshape(-1).astype(np.intp)
     p.cls_points = pts.astype(np.int32)
 
 
-def decode_bits(bits: Sequence[Any], vocab: list[str]) -> tuple[str, ...]:
-    """Names of the set bits of one member's (or one AND's) bitset words."""
-    out = []
-    for q, word in enumerate(bits):
-        word = int(word)
-        while word:
-            low = word & -word
-            out.append(vocab[64 * q + low.bit_length() - 1])
-            word ^= low
-    return tuple(out)
+def _runs(bits: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.intp]]:
+    """Per member (row of 0/1 slots), its runs of ones as a (runs, 2) array [start, end)."""
+    n = bits.shape[0]
+    padded = np.zeros((n, bits.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = bits
+    member, slot = np.nonzero(np.diff(padded, axis=1))
+    edges = slot.reshape(-1, 2)  # starts and ends alternate within each member
+    counts = np.bincount(member[::2], minlength=n)
+    return np.split(edges.astype(np.intp), np.cumsum(counts)[:-1])

@@ -188,4 +188,4 @@ class MatchResult:
     totals: MatchTotals
     weeks: tuple[datetime, ...]
     timing: dict[str, float] = field(default_factory=dict)
-    """Seconds per phase, filled by callers that measure (the pure code never reads a clock)."""
+    """Seconds per phase (a monotonic performance counter, never the wall clock)."""

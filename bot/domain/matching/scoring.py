@@ -4,6 +4,7 @@ per member is kept."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import numpy.typing as npt
 from bot.domain.matching.features import I64, WORDS_PER_WEEK, PoolArrays, common_count
 
 NOT_ALLOWED = -1
+FORBID = -(1 << 24)
 BLOCK_ELEMENTS = 1 << 16
 """Pairs scored at once: bounds the temporaries at a few tens of MB whatever the pool size."""
 
@@ -69,32 +71,90 @@ def _finish(p: PoolArrays, overlap: npt.NDArray[np.int16], rows: Idx | slice,
     points += p.goal_lut[common_count(left(p.goals), right(p.goals))]
     points += left(p.member_points)
     points += right(p.member_points)
+    points += (left(p.medium) == right(p.medium)) * p.same_medium_pts
     points[bad] = NOT_ALLOWED
     return points
 
 
+class _Kernel:
+    """Scores row blocks against everyone into preallocated buffers (one kernel per thread):
+    fresh temporaries for every block would cost page faults and cache misses."""
+
+    def __init__(self, p: PoolArrays, rows: int) -> None:
+        n = p.n
+        self.p = p
+        self.t64 = np.empty((rows, n), dtype=np.uint64)
+        self.t8 = np.empty((rows, n), dtype=np.uint8)
+        self.acc = np.empty((rows, n), dtype=np.int16)
+        self.acc2 = np.empty((rows, n), dtype=np.int16)
+        self.tmp = np.empty((rows, n), dtype=np.int32)
+        self.pts = np.empty((rows, n), dtype=np.int32)
+        # Below the minimum overlap, or in a forbidden class pair, a pair's points go so negative
+        # that no positive term can lift them back: "allowed" is then just points >= 0.
+        self.lut = p.overlap_lut.astype(np.int32).copy()
+        self.lut[: p.min_slots] = FORBID
+        self.cls_points = np.where(p.cls_points < 0, FORBID, p.cls_points).astype(np.int32)
+        self.medium_points = (np.eye(3, dtype=np.int32) * p.same_medium_pts).astype(np.int32)
+
+    def _week(self, w: int, a: int, b: int, c0: int, c1: int, out: npt.NDArray[np.int16]
+              ) -> None:
+        """Overlap of rows a..b-1 with columns c0..c1-1 in week w: for each run [s, e) of a
+        row's availability, add prefix[e] - prefix[s] (contiguous int16 rows, no popcounts)."""
+        prefix = self.p.prefix[w][:, c0:c1]
+        runs = self.p.runs[w]
+        out[...] = 0
+        for x in range(b - a):
+            row = out[x]
+            for s, e in runs[a + x].tolist():
+                np.add(row, prefix[e], out=row)
+                np.subtract(row, prefix[s], out=row)
+
+    def block(self, a: int, b: int) -> tuple[I32, npt.NDArray[np.int16]]:
+        """(points, overlap) of rows a..b-1 against every member; points < 0: not allowed.
+        Both are views into this kernel's buffers, valid until its next call."""
+        p = self.p
+        n, ns, rows = p.n, p.n_stable, b - a
+        acc = self.acc[:rows]
+        self._week(0, a, b, 0, n, acc)
+        for w in range(1, p.masks.shape[0]):
+            if ns < n:  # pairs with a member whose mask changes between the weeks
+                extra = self.acc2[:rows, : n - ns]
+                self._week(w, a, b, ns, n, extra)
+                np.minimum(acc[:, ns:], extra, out=acc[:, ns:])
+                if b > ns:
+                    r0 = max(a, ns)
+                    extra = self.acc2[: b - r0, :ns]
+                    self._week(w, r0, b, 0, ns, extra)
+                    np.minimum(acc[r0 - a:, :ns], extra, out=acc[r0 - a:, :ns])
+        pts = self.pts[:rows]
+        tmp = self.tmp[:rows]
+        np.take(self.lut, acc, out=pts, mode="wrap")
+        np.take(self.cls_points[p.cls[a:b]], p.cls, axis=1, out=tmp, mode="wrap")
+        np.add(pts, tmp, out=pts)
+        np.take(self.medium_points[p.medium[a:b]], p.medium, axis=1, out=tmp, mode="wrap")
+        np.add(pts, tmp, out=pts)
+        t64, t8 = self.t64[:rows], self.t8[:rows]
+        for q in range(p.goals.shape[0]):
+            np.bitwise_and(p.goals[q, a:b, None], p.goals[q, None, :], out=t64)
+            np.bitwise_count(t64, out=t8)
+            np.take(p.goal_lut, t8, out=tmp, mode="wrap")
+            np.add(pts, tmp, out=pts)
+        np.add(pts, p.member_points[a:b, None], out=pts)
+        np.add(pts, p.member_points[None, :], out=pts)
+        idx = np.arange(rows)
+        pts[idx, idx + a] = FORBID
+        for x in range(a, b):
+            banned = p.forbidden.get(x)
+            if banned is not None:
+                pts[x - a, banned] = FORBID
+        np.maximum(pts, NOT_ALLOWED, out=pts)
+        return pts, acc
+
+
 def evaluate_block(p: PoolArrays, a: int, b: int) -> PairEval:
-    """Rows a..b-1 against every member."""
-    n, ns = p.n, p.n_stable
-    rows = slice(a, b)
-    every = slice(0, n)
-    overlap = _overlap(p, 0, rows, every, True)
-    for w in range(1, p.masks.shape[0]):
-        if ns < n:  # pairs with a member whose mask changes between the weeks
-            np.minimum(overlap[:, ns:], _overlap(p, w, rows, slice(ns, n), True),
-                       out=overlap[:, ns:])
-            if b > ns:
-                r0 = max(a, ns)
-                np.minimum(overlap[r0 - a:, :ns], _overlap(p, w, slice(r0, b), slice(0, ns), True),
-                           out=overlap[r0 - a:, :ns])
-    points = _finish(p, overlap, rows, every, True)
-    idx = np.arange(b - a)
-    points[idx, idx + a] = NOT_ALLOWED
-    for x in range(a, b):
-        banned = p.forbidden.get(x)
-        if banned is not None:
-            points[x - a, banned] = NOT_ALLOWED
-    return PairEval(points=points, overlap_slots=overlap)
+    """Rows a..b-1 against every member (fresh arrays)."""
+    pts, overlap = _Kernel(p, b - a).block(a, b)
+    return PairEval(points=pts.copy(), overlap_slots=overlap.copy())
 
 
 def evaluate_pairs(p: PoolArrays, rows: Idx, cols: Idx) -> PairEval:
@@ -125,8 +185,6 @@ class Candidates:
     """Points of each kept edge."""
     allowed_degree: I64
     """Per member: partners allowed by every hard rule."""
-    overlap_degree: I64
-    """Per member: others with enough shared time (ignoring every other rule)."""
 
 
 def _row_blocks(n: int) -> list[tuple[int, int]]:
@@ -134,41 +192,66 @@ def _row_blocks(n: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
-def candidates(p: PoolArrays, k: int | None, threads: int = 2) -> Candidates:
+RANDOM_EXTRA = 4
+"""Allowed partners kept per member at random, besides the k best."""
+RANDOM_TRIES = 64
+
+
+def candidates(p: PoolArrays, k: int | None, threads: int = 2, seed: int = 0) -> Candidates:
     """Every member's k best allowed partners (k=None: every allowed pair), in one blockwise
-    pass; blocks run on `threads` threads since numpy releases the GIL in its loops."""
+    pass; blocks run on `threads` threads since numpy releases the GIL in its loops.
+
+    Best-k alone can crowd everyone onto the same few popular members (with equal scores, all
+    onto the same ones), leaving a graph where few can be paired. So ties are broken
+    differently for every row, and each member also keeps a few allowed partners at random:
+    a random graph of that degree has a (near-)perfect matching."""
     n = p.n
-    cols = np.arange(n, dtype=np.int64)
     allowed_degree = np.zeros(n, dtype=np.int64)
-    overlap_degree = np.zeros(n, dtype=np.int64)
+    blocks = _row_blocks(n) if n > 1 else []
+    size = max((b - a for a, b in blocks), default=1)
+    local = threading.local()
+    cols = np.arange(n, dtype=np.int64)
+    small = int(p.overlap_lut.max() + p.cls_points.max(initial=0) + p.goal_lut.max()
+                + p.same_medium_pts + 2 * p.member_points.max(initial=0)) < (1 << 16)
+    low = ((cols * 40503) & 0x7FFF).astype(np.int32)
 
     def work(block: tuple[int, int]) -> tuple[npt.NDArray[np.int64], I64]:
+        kernel = getattr(local, "kernel", None)
+        if kernel is None:
+            kernel = local.kernel = _Kernel(p, size)
         a, b = block
-        ev = evaluate_block(p, a, b)
-        pts = ev.points
+        pts, _ = kernel.block(a, b)
         allowed = pts >= 0
-        allowed_degree[a:b] = allowed.sum(axis=1)
-        ov_ok = ev.overlap_slots >= p.min_slots
-        idx = np.arange(b - a)
-        ov_ok[idx, idx + a] = False
-        overlap_degree[a:b] = ov_ok.sum(axis=1)
-        rows = np.arange(a, b)
+        allowed_degree[a:b] = np.count_nonzero(allowed, axis=1)
         if k is None or k >= n - 1:
-            r, c = np.nonzero(allowed & (cols[None, :] > rows[:, None]))
-            pairs = np.stack([r + a, c], axis=1).astype(np.int64)
-            return pairs, pts[r, c].astype(np.int64)
-        # One int64 key per pair (points, then column) makes every value distinct: selection
-        # on distinct keys is much faster than on the many equal NOT_ALLOWED entries.
-        key = (pts.astype(np.int64) << 32) | cols[None, :]
-        top = np.partition(key, n - k, axis=1)[:, n - k:]
-        top_pts = top >> 32
+            r, c = np.nonzero(allowed & (cols[None, :] > np.arange(a, b)[:, None]))
+            return np.stack([r + a, c], axis=1).astype(np.int64), pts[r, c].astype(np.int64)
+        # Selecting on distinct keys is much faster than on many equal NOT_ALLOWED entries: the
+        # column's low bits make ties rare, and int32 keys halve the memory traffic.
+        flip = ((np.arange(a, b, dtype=np.int32) * 9973) & 0x7FFF)[:, None]
+        if small:
+            key: npt.NDArray[Any] = np.bitwise_xor(low[None, :], flip)
+            np.bitwise_or(key, np.left_shift(pts, 15), out=key)
+        else:
+            key = (pts.astype(np.int64) << 32) | (low[None, :] ^ flip)
+        top = np.argpartition(key, n - k, axis=1)[:, n - k:]
+        top_pts = np.take_along_axis(pts, top, axis=1)
         r, x = np.nonzero(top_pts >= 0)
         i = (r + a).astype(np.int64)
-        j = top[r, x] & 0xFFFFFFFF
+        j = top[r, x].astype(np.int64)
+        # A few random allowed partners (the first allowed among random tries).
+        rng = np.random.default_rng([seed, a])
+        tries = rng.integers(0, n, size=(b - a, RANDOM_TRIES))
+        tried = np.take_along_axis(pts, tries, axis=1)
+        ok = tried >= 0
+        ok &= np.cumsum(ok, axis=1) <= RANDOM_EXTRA
+        rr, xx = np.nonzero(ok)
+        i = np.concatenate([i, (rr + a).astype(np.int64)])
+        j = np.concatenate([j, tries[rr, xx].astype(np.int64)])
+        vals = np.concatenate([top_pts[r, x], tried[rr, xx]]).astype(np.int64)
         pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
-        return pairs, top_pts[r, x]
+        return pairs, vals
 
-    blocks = _row_blocks(n) if n > 1 else []
     if threads > 1 and len(blocks) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             parts = list(pool.map(work, blocks))
@@ -187,16 +270,29 @@ def candidates(p: PoolArrays, k: int | None, threads: int = 2) -> Candidates:
         edges=edges,
         points=pts[first].astype(np.int64),
         allowed_degree=allowed_degree,
-        overlap_degree=overlap_degree,
     )
+
+
+def overlap_degree(p: PoolArrays, members: Idx) -> I64:
+    """Per member: others sharing at least the minimum time (ignoring every other rule), to
+    tell members left alone whether time or preferences were the obstacle."""
+    out = np.zeros(len(members), dtype=np.int64)
+    everyone = np.arange(p.n)
+    for x, i in enumerate(members.tolist()):
+        ov = evaluate_pairs(p, np.full(p.n, i), everyone).overlap_slots
+        ov[i] = 0
+        out[x] = int(np.count_nonzero(ov >= p.min_slots))
+    return out
 
 
 def iter_allowed(p: PoolArrays) -> Iterator[tuple[int, int, int]]:
     """Every allowed pair (i < j, internal indices) with its points, block by block."""
     n = p.n
     cols = np.arange(n)
-    for a, b in _row_blocks(n) if n > 1 else []:
-        pts = evaluate_block(p, a, b).points
+    blocks = _row_blocks(n) if n > 1 else []
+    kernel = _Kernel(p, max((b - a for a, b in blocks), default=1))
+    for a, b in blocks:
+        pts, _ = kernel.block(a, b)
         rows = np.arange(a, b)
         r, c = np.nonzero((pts >= 0) & (cols[None, :] > rows[:, None]))
         yield from zip((r + a).tolist(), c.tolist(), pts[r, c].tolist(), strict=True)

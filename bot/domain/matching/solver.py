@@ -59,7 +59,7 @@ def _replace(mate: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64], pairs: P
 
 
 def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
-                 repair_neighbours: int = 3) -> Pairs:
+                 repair_neighbours: int = 6) -> Pairs:
     """Assignment relaxation + exact repair of its odd cycles (see the module docstring)."""
     if len(edges) == 0:
         return []
@@ -94,11 +94,11 @@ def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
     mate[two_cycle] = perm[two_cycle]
     loose = np.flatnonzero(~two_cycle & full)
     if len(loose):
-        # The relaxation's odd cycles (and anyone it left alone) are re-solved together with
-        # the pairs their best candidates are in, so they can join or swap into them.
-        nbrs = _best_neighbours(n, edges, points, loose, repair_neighbours)
-        partners = mate[nbrs]
-        nodes = np.unique(np.concatenate([loose, nbrs, partners[partners >= 0]]))
+        # The relaxation's odd cycles (and anyone it left alone) are re-solved exactly together
+        # with the pairs their best candidates are in, so they can join or swap into them.
+        nodes = np.concatenate([loose, _best_neighbours(n, edges, points, loose,
+                                                        repair_neighbours)])
+        nodes = np.unique(np.concatenate([nodes, mate[nodes][mate[nodes] >= 0]]))
         _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
     return [(i, int(mate[i])) for i in range(n) if mate[i] > i]
 

@@ -1,0 +1,305 @@
+"""Matching rounds: read the pool, match it with the pure engine, store the round, hand each
+group to the partnership lifecycle, and tell everyone left over why and when the next round is.
+
+Private fields feed the hard rules only; nothing stored or sent here contains them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.domain.availability_text import parse_availability
+from bot.domain.matching import (
+    CommunitySettings,
+    Group,
+    MatchResult,
+    PastPartner,
+    Seeker,
+    Unmatched,
+    match_pool,
+    render_unmatched,
+)
+from bot.domain.matching.model import Medium, Rhythm
+from bot.domain.profile import AGE_BRACKETS, bracket_bounds
+from bot.domain.recurrence import Recurrence, next_occurrence, occurrence_key
+from bot.services import outbox, partnerships
+from bot.services.guilds import get_settings
+from bot.services.pool import LIVE_STATES
+from bot.services.ports import OutgoingMessage
+from models import Block, GuildSettings, MatchRound, Member, Partnership, PartnershipMember
+
+log = logging.getLogger(__name__)
+
+ROUND_KIND = outbox.MATCH_ROUND.kind
+
+
+@dataclass(frozen=True)
+class PreviewGroup:
+    """A proposed group as moderators see it: who, the score, public reasons only."""
+
+    user_ids: tuple[int, ...]
+    score: float
+    overlap_minutes: int
+    shared_goal_areas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    round_id: int | None
+    pool_size: int
+    groups: tuple[PreviewGroup, ...]
+    unmatched: tuple[tuple[int, str], ...]  # (user id, reason code)
+    total_score: float
+    seconds: float
+    next_round: datetime
+
+
+def community_settings(settings: GuildSettings) -> CommunitySettings:
+    return CommunitySettings(
+        min_overlap_minutes=settings.min_overlap_minutes,
+        repeat_window_days=settings.repeat_window_days,
+        odd_policy=cast(Any, settings.odd_policy),
+    )
+
+
+def next_round_at(settings: GuildSettings, now: datetime) -> datetime:
+    """The community's next scheduled round after ``now`` (its cadence is in UTC)."""
+    hour, minute = (int(x) for x in settings.match_time_utc.split(":"))
+    cadence = Recurrence(weekday=settings.match_weekday, time=dt.time(hour, minute), zone="UTC")
+    return next_occurrence(cadence, now)
+
+
+def _age_brackets(low: int | None, high: int | None) -> frozenset[str] | None:
+    if low is None and high is None:
+        return None
+    chosen = set()
+    for bracket in AGE_BRACKETS:
+        b_low, b_high = bracket_bounds(bracket)
+        if (low is None or b_high >= low) and (high is None or b_low <= high):
+            chosen.add(bracket)
+    return frozenset(chosen)
+
+
+async def load_pool(
+    session: AsyncSession, *, guild_id: int
+) -> tuple[list[Seeker], dict[str, Member]]:
+    """Everyone seeking a partner in the community and not already in a partnership."""
+    busy = (
+        select(PartnershipMember.member_id)
+        .join(Partnership)
+        .where(Partnership.guild_id == guild_id, Partnership.state.in_(LIVE_STATES))
+    )
+    members = list(
+        (
+            await session.execute(
+                select(Member)
+                .options(selectinload(Member.private))
+                .where(
+                    Member.guild_id == guild_id,
+                    Member.pool_status == "seeking",
+                    Member.id.not_in(busy),
+                )
+                .order_by(Member.id)
+            )
+        ).scalars()
+    )
+    ids = [m.id for m in members]
+    blocks: dict[int, set[str]] = defaultdict(set)
+    for blocker, blocked in await session.execute(
+        select(Block.blocker_id, Block.blocked_id).where(
+            Block.blocker_id.in_(ids) | Block.blocked_id.in_(ids)
+        )
+    ):
+        blocks[blocker].add(str(blocked))
+        blocks[blocked].add(str(blocker))
+    past: dict[int, list[PastPartner]] = defaultdict(list)
+    ended = (
+        await session.execute(
+            select(Partnership)
+            .join(PartnershipMember)
+            .where(PartnershipMember.member_id.in_(ids), Partnership.state == "ended")
+        )
+    ).scalars()
+    for partnership in set(ended):
+        when = partnership.ended_at.date() if partnership.ended_at else None
+        mates = [pm.member_id for pm in partnership.members]
+        for a in mates:
+            past[a] += [PastPartner(partner_id=str(b), ended=when) for b in mates if b != a]
+    seekers = []
+    for m in members:
+        private = m.private
+        seekers.append(
+            Seeker(
+                id=str(m.id),
+                zone=m.timezone or "UTC",
+                windows=parse_availability(m.availability) if m.availability else (),
+                goal_areas=frozenset(m.goal_areas or ()),
+                rhythm=cast(Rhythm, m.rhythm or "weekly"),
+                medium=cast(Medium, m.medium or "video"),
+                languages=frozenset(m.languages or ()),
+                gender=private.gender if private else None,
+                age_bracket=private.age_bracket if private else None,
+                partner_genders=frozenset(private.pref_genders)
+                if private and private.pref_genders
+                else None,
+                partner_age_brackets=_age_brackets(private.pref_age_min, private.pref_age_max)
+                if private
+                else None,
+                partner_languages=frozenset(private.pref_languages)
+                if private and private.pref_languages
+                else None,
+                blocks=frozenset(blocks.get(m.id, ())),
+                past_partners=tuple(past.get(m.id, ())),
+                waiting_since=m.waiting_since,
+                carried_over=m.priority,
+            )
+        )
+    return seekers, {str(m.id): m for m in members}
+
+
+def _reasons(group: Group) -> list[str]:
+    """Reader-neutral reasons (Discord timestamps show each reader their own time)."""
+    expl = group.explanation
+    lines = []
+    if expl.weeks and expl.weeks[0].intervals:
+        week = expl.weeks[0]
+        shown = ", ".join(
+            f"<t:{int(a.timestamp())}:F>–<t:{int(b.timestamp())}:t>" for a, b in week.intervals[:3]
+        )
+        lines.append(f"You overlap {week.minutes / 60:g} h this week: {shown}.")
+    if expl.shared_goal_areas:
+        lines.append("You're both working on " + ", ".join(expl.shared_goal_areas) + ".")
+    if expl.shared_languages:
+        lines.append("You share " + ", ".join(expl.shared_languages) + ".")
+    if expl.preferences_satisfied:
+        lines.append("Your preferences are satisfied.")
+    return lines
+
+
+async def run_round(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    now: datetime,
+    trigger: str,
+    dry_run: bool = False,
+    seed: int = 0,
+) -> RoundReport:
+    """Match the community's pool now. A dry run computes and reports without changing
+    anything; a real round stores it, proposes each group and tells the unmatched why."""
+    settings = await get_settings(session, guild_id=guild_id, now=now)
+    seekers, by_id = await load_pool(session, guild_id=guild_id)
+    started = time.perf_counter()
+    result: MatchResult = match_pool(seekers, community_settings(settings), now=now, seed=seed)
+    seconds = time.perf_counter() - started
+    upcoming = next_round_at(settings, now)
+    preview = tuple(
+        PreviewGroup(
+            user_ids=tuple(by_id[m].user_id for m in g.members),
+            score=g.score,
+            overlap_minutes=g.explanation.weekly_overlap_minutes,
+            shared_goal_areas=g.explanation.shared_goal_areas,
+        )
+        for g in result.groups
+    )
+    left = tuple((by_id[u.member_id].user_id, u.reason) for u in result.unmatched)
+    report = RoundReport(
+        None, len(seekers), preview, left, result.totals.total_score, seconds, upcoming
+    )
+    if dry_run:
+        return report
+    record = MatchRound(
+        guild_id=guild_id,
+        ran_at=now,
+        pool_size=len(seekers),
+        groups=len(result.groups),
+        unmatched=len(result.unmatched),
+        total_score=result.totals.total_score,
+        seconds=seconds,
+        trigger=trigger,
+    )
+    session.add(record)
+    await session.flush()
+    for group in result.groups:
+        await partnerships.propose(
+            session,
+            guild_id=guild_id,
+            member_ids=[int(m) for m in group.members],
+            source="round",
+            now=now,
+            round_id=record.id,
+            score=group.score,
+            explanation={
+                "reasons": _reasons(group),
+                "shared_areas": list(group.explanation.shared_goal_areas),
+                "languages": list(group.explanation.shared_languages),
+                "overlap_minutes": group.explanation.weekly_overlap_minutes,
+            },
+        )
+        for member_id in group.members:
+            by_id[member_id].priority = False
+    for unmatched in result.unmatched:
+        await _tell_unmatched(session, by_id[unmatched.member_id], unmatched, record, upcoming, now)
+    await session.flush()
+    return RoundReport(
+        record.id, len(seekers), preview, left, result.totals.total_score, seconds, upcoming
+    )
+
+
+async def _tell_unmatched(
+    session: AsyncSession,
+    member: Member,
+    unmatched: Unmatched,
+    record: MatchRound,
+    upcoming: datetime,
+    now: datetime,
+) -> None:
+    member.priority = unmatched.priority or member.priority
+    await outbox.enqueue(
+        session,
+        key=f"unmatched:{record.id}:{member.id}",
+        kind=outbox.NOTICE.kind,
+        due_at=now,
+        now=now,
+        guild_id=member.guild_id,
+        user_id=member.user_id,
+        payload=outbox.delivery_payload(
+            OutgoingMessage(content=render_unmatched(unmatched, upcoming))
+        ),
+    )
+
+
+async def schedule_next_round(session: AsyncSession, *, guild_id: int, now: datetime) -> datetime:
+    """Put the community's next scheduled round in the outbox (idempotent per occurrence)."""
+    settings = await get_settings(session, guild_id=guild_id, now=now)
+    at = next_round_at(settings, now)
+    await outbox.enqueue(
+        session,
+        key=occurrence_key(ROUND_KIND, guild_id, at),
+        kind=ROUND_KIND,
+        due_at=at,
+        now=now,
+        guild_id=guild_id,
+        payload={"guild_id": guild_id},
+    )
+    return at
+
+
+async def configured_guilds(session: AsyncSession) -> list[int]:
+    return list(
+        (
+            await session.execute(
+                select(GuildSettings.guild_id).where(GuildSettings.forum_channel_id.is_not(None))
+            )
+        ).scalars()
+    )

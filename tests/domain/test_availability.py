@@ -1,0 +1,165 @@
+"""Availability: local weekly windows become UTC half-hour masks on the real calendar, so a
+member's evening stays their evening across daylight-saving switches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.availability import (
+    SLOTS_PER_WEEK,
+    Window,
+    coming_weeks,
+    mask_to_utc_intervals,
+    overlap_minutes,
+    same_mask_every_week,
+    slot_runs,
+    utc_slot_mask,
+    week_start_of,
+)
+
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "UTC",
+]
+# Weeks with a spring-forward switch somewhere (US, EU, Chatham, Lord Howe) or none. Weeks where
+# clocks go back are checked separately: the repeated wall-clock hour needs a rule.
+WEEKS = [
+    datetime(2026, 3, 2, tzinfo=UTC),
+    datetime(2026, 3, 9, tzinfo=UTC),
+    datetime(2026, 3, 23, tzinfo=UTC),
+    datetime(2026, 6, 1, tzinfo=UTC),
+    datetime(2026, 9, 21, tzinfo=UTC),
+    datetime(2026, 9, 28, tzinfo=UTC),
+]
+
+
+def reference_mask(windows: list[Window], zone: str, week_start: datetime) -> int:
+    """Slot by slot, quarter-hour by quarter-hour: is this instant inside a local window?"""
+    tz = ZoneInfo(zone)
+    mask = 0
+    for i in range(SLOTS_PER_WEEK):
+        start = week_start + timedelta(minutes=30 * i)
+        inside = True
+        for step in range(2):  # windows lie on quarter hours, so two probes per slot suffice
+            local = (start + timedelta(minutes=15 * step)).astimezone(tz)
+            minute = local.hour * 60 + local.minute
+            if not any(w.day == local.weekday() and w.start <= minute < w.end for w in windows):
+                inside = False
+                break
+        if inside:
+            mask |= 1 << i
+    return mask
+
+
+windows_on_quarter_hours = st.lists(
+    st.builds(
+        lambda day, a, length: Window(day, a * 15, min(a * 15 + length * 15, 1440)),
+        st.integers(0, 6),
+        st.integers(0, 95),
+        st.integers(1, 24),
+    ),
+    min_size=0,
+    max_size=5,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(windows_on_quarter_hours, st.sampled_from(ZONES), st.sampled_from(WEEKS))
+def test_mask_matches_an_instant_by_instant_reference(
+    windows: list[Window], zone: str, week: datetime
+) -> None:
+    assert utc_slot_mask(windows, zone, week) == reference_mask(windows, zone, week)
+
+
+@settings(max_examples=60, deadline=None)
+@given(windows_on_quarter_hours, st.sampled_from(ZONES), st.sampled_from(WEEKS),
+       st.integers(1, 3))
+def test_a_zone_without_a_switch_gives_the_same_mask_every_week(
+    windows: list[Window], zone: str, week: datetime, ahead: int
+) -> None:
+    weeks = (week, week + timedelta(days=7 * ahead))
+    if same_mask_every_week(zone, weeks):
+        assert utc_slot_mask(windows, zone, weeks[0]) == utc_slot_mask(windows, zone, weeks[1])
+
+
+def test_berlin_and_new_york_overlap_differently_while_only_the_us_has_switched() -> None:
+    berlin = [Window(1, 18 * 60, 20 * 60)]  # Tuesday 18-20 in Berlin
+    new_york = [Window(1, 13 * 60, 15 * 60)]  # Tuesday 13-15 in New York
+
+    def shared(week: datetime) -> int:
+        return overlap_minutes(
+            utc_slot_mask(berlin, "Europe/Berlin", week),
+            utc_slot_mask(new_york, "America/New_York", week),
+        )
+
+    assert shared(datetime(2026, 2, 2, tzinfo=UTC)) == 60  # both on winter time
+    assert shared(datetime(2026, 3, 23, tzinfo=UTC)) == 120  # US on summer time, EU not yet
+    assert shared(datetime(2026, 3, 30, tzinfo=UTC)) == 60  # both on summer time
+
+
+def test_when_clocks_go_back_a_window_runs_from_its_start_to_its_end_wall_time() -> None:
+    """New York, Sunday 1 November 2026: 02:00 EDT becomes 01:00 EST. A window 00:00-03:00 spans
+    four real hours, 04:00-08:00 UTC; a window ending in the repeated hour ends at its first
+    occurrence."""
+    week = datetime(2026, 10, 26, tzinfo=UTC)
+    night = utc_slot_mask([Window(6, 0, 180)], "America/New_York", week)
+    assert mask_to_utc_intervals(night, week) == [
+        (datetime(2026, 11, 1, 4, tzinfo=UTC), datetime(2026, 11, 1, 8, tzinfo=UTC))
+    ]
+    short = utc_slot_mask([Window(6, 0, 90)], "America/New_York", week)
+    assert overlap_minutes(short, short) == 90
+
+
+def test_a_window_spilling_from_the_next_local_monday_counts_in_this_utc_week() -> None:
+    week = datetime(2026, 6, 1, tzinfo=UTC)
+    mask = utc_slot_mask([Window(0, 60, 180)], "Asia/Tokyo", week)  # Monday 01:00-03:00 JST
+    # = Sunday 16:00-18:00 UTC, the last Sunday of this UTC week.
+    assert slot_runs(mask) == [(6 * 48 + 32, 6 * 48 + 36)]
+
+
+def test_a_window_split_at_midnight_still_covers_the_half_hour_across_it() -> None:
+    week = datetime(2026, 6, 1, tzinfo=UTC)
+    split = [Window(0, 22 * 60, 1440), Window(1, 0, 120)]
+    mask = utc_slot_mask(split, "Asia/Kathmandu", week)  # UTC+5:45
+    assert overlap_minutes(mask, mask) == 3 * 60 + 30
+
+
+def test_intervals_and_runs_describe_the_mask() -> None:
+    week = datetime(2026, 6, 1, tzinfo=UTC)
+    mask = utc_slot_mask([Window(2, 9 * 60, 11 * 60 + 30)], "UTC", week)
+    assert mask_to_utc_intervals(mask, week) == [
+        (datetime(2026, 6, 3, 9, tzinfo=UTC), datetime(2026, 6, 3, 11, 30, tzinfo=UTC))
+    ]
+    assert overlap_minutes(mask, mask) == 150
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end"), [(7, 0, 60), (-1, 0, 60), (0, 60, 60), (0, 0, 1441), (0, -30, 60)]
+)
+def test_a_window_rejects_impossible_values(day: int, start: int, end: int) -> None:
+    with pytest.raises(ValueError):
+        Window(day, start, end)
+
+
+def test_week_starts_must_be_monday_midnight_utc() -> None:
+    with pytest.raises(ValueError):
+        utc_slot_mask([], "UTC", datetime(2026, 6, 2, tzinfo=UTC))
+    monday = week_start_of(datetime(2026, 6, 4, 15, tzinfo=UTC))
+    assert monday == datetime(2026, 6, 1, tzinfo=UTC)
+    assert coming_weeks(datetime(2026, 6, 4, 15, tzinfo=UTC), 2) == (
+        datetime(2026, 6, 8, tzinfo=UTC),
+        datetime(2026, 6, 15, tzinfo=UTC),
+    )
+    assert coming_weeks(datetime(2026, 6, 8, tzinfo=UTC), 1) == (datetime(2026, 6, 8, tzinfo=UTC),)

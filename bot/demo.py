@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo
 from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.domain.availability_text import parse_availability
-from bot.domain.posts import overlap_summary
+from bot.domain.partnership import suggest_slots
+from bot.domain.posts import overlap_runs, overlap_summary
 from bot.domain.profile import PublicProfile
 from bot.migrate import upgrade
 from bot.sandbox import Sandbox, sandbox
-from emulator import Member
+from emulator import Channel, EmulatorError, Member, Message, Reply
 
 log = logging.getLogger(__name__)
 
@@ -230,10 +231,22 @@ class Demo:
     people: list[Persona]
     members: dict[str, Member]
     out: Transcript
+    weeks: int = 4
+    seed: int = 7
     stats: Counter[str] = field(default_factory=Counter)
+    featured: list[str] = field(default_factory=list)  # the pair whose journey is shown
+    seen: set[int] = field(default_factory=set)
+    shown: Counter[str] = field(default_factory=Counter)
 
     def zone_of(self, name: str) -> str:
         return next(p.zone for p in self.people if p.name == name)
+
+    def _show(self, person: Persona, kind: str, what: str, text: str, times: int = 2) -> None:
+        """Show the featured pair's messages, each kind a couple of times at most."""
+        if self.shown[kind] < times:
+            self.shown[kind] += 1
+            self.out.line(f"  [{self.now_text()}]")
+            self.out.sees(person.name, person.zone, f"{what} ({person.zone})", text, limit=16)
 
     def now_text(self) -> str:
         return self.sb.clock.now().strftime("%a %d %b %Y, %H:%M UTC")
@@ -358,11 +371,244 @@ async def matching_round(demo: Demo) -> None:
     demo.stats["pairs proposed by the round"] += int(groups.group(1)) if groups else 0
 
 
+def _pairs(demo: Demo) -> list[tuple[Channel, list[Persona]]]:
+    """Each private thread the bot opened, with the people in it."""
+    by_id = {demo.members[p.name].id: p for p in demo.people}
+    found = []
+    for thread in demo.sb.pairs.threads:
+        people = [by_id[i] for i in thread.member_ids if i in by_id]
+        if len(people) >= 2:
+            found.append((thread, people))
+    return found
+
+
+async def _act(demo: Demo, what: str, action: Awaitable[Reply]) -> Reply | None:
+    """A member's action; anything the emulator refuses is counted and shown, not hidden."""
+    try:
+        return await action
+    except EmulatorError as error:
+        demo.stats["actions that failed"] += 1
+        demo.out.line(f"  ⚠️ {what} failed: {error}")
+        return None
+
+
+async def partners_meet(demo: Demo) -> None:
+    demo.out.heading(f"{demo.now_text()}: the new pairs meet in their private threads")
+    await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
+    pairs = _pairs(demo)
+    for index, (thread, people) in enumerate(pairs):
+        proposal = next((m for m in thread.messages if "Accept" in m.button_labels), None)
+        if proposal is None:
+            continue
+        if index == 0:
+            demo.featured = [p.name for p in people]
+            for person in people[:2]:
+                demo.out.sees(
+                    person.name,
+                    person.zone,
+                    f"in their private thread ({person.zone})",
+                    proposal.content,
+                    limit=14,
+                )
+        for person in people:
+            await _act(
+                demo,
+                f"{person.name} accepting",
+                demo.members[person.name].press(proposal, "Accept"),
+            )
+        demo.stats["pairs who both accepted"] += 1
+    await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
+    if pairs:
+        thread, people = pairs[0]
+        latest = thread.messages[-1]
+        demo.out.sees(people[0].name, people[0].zone, "next in the thread", latest.content)
+    for index, (_, people) in enumerate(pairs):
+        await _set_meeting(demo, people, show=index == 0)
+
+
+async def _set_meeting(demo: Demo, people: list[Persona], *, show: bool) -> None:
+    """The first partner proposes a weekly meeting at the first suggested slot in their zone."""
+    now = demo.sb.clock.now()
+    runs = overlap_runs(_public(people[0]), _public(people[1]), now)
+    slots = suggest_slots(runs, minutes=45, zone=people[0].zone)
+    if not slots:
+        return
+    local = slots[0].astimezone(ZoneInfo(people[0].zone))
+    setter = demo.members[people[0].name]
+    reply = await _act(
+        demo,
+        f"{people[0].name} setting the meeting",
+        setter.slash(
+            "pair meeting", day=local.weekday(), time=f"{local:%H:%M}", zone=people[0].zone
+        ),
+    )
+    if reply is None:
+        return
+    demo.stats["meetings agreed"] += 1
+    if show:
+        demo.out.line(
+            f"  {people[0].name}: /pair meeting day:{local:%A} time:{local:%H:%M} "
+            f"zone:{people[0].zone}"
+        )
+        demo.out.sees(people[0].name, people[0].zone, "(only them)", reply.content)
+        await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=1))
+        thread = next(t for t, who in _pairs(demo) if who[:2] == people[:2])
+        told = thread.messages[-1]
+        demo.out.sees(
+            people[1].name, people[1].zone, f"in their thread ({people[1].zone})", told.text
+        )
+
+
+async def accountability_weeks(demo: Demo) -> None:
+    """Week after week: goals, check-ins, meetings, the missed-goal prompt, as people would."""
+    rng = random.Random(demo.seed)
+    demo.seen |= {m.id for member in demo.members.values() for m in member.dms()}
+    demo.seen |= {m.id for thread, _ in _pairs(demo) for m in thread.messages}
+    for week in range(demo.weeks):
+        demo.out.heading(f"{demo.now_text()}: week {week + 1}: everyone sets goals")
+        for person in demo.people:
+            if any(person in people for _, people in _pairs(demo)):
+                for goal in rng.sample(GOALS, 2 if week == 0 else 1):
+                    reply = await _act(
+                        demo,
+                        f"{person.name} adding a goal",
+                        demo.members[person.name].slash("goal add", text=goal),
+                    )
+                    if reply is not None:
+                        demo.stats["goals set"] += 1
+        if week == 0 and demo.featured:
+            first = demo.members[demo.featured[0]]
+            board = await first.slash("goal list")
+            demo.out.sees(
+                demo.featured[0], demo.zone_of(demo.featured[0]), "/goal list", board.text
+            )
+        await demo.sb.live_until(
+            demo.sb.clock.now() + timedelta(days=7),
+            max_step=timedelta(hours=12),
+            after_tick=lambda: _respond(demo, rng),
+        )
+    for name in demo.featured[:1]:
+        status = await demo.members[name].slash("pair status")
+        demo.out.sees(name, demo.zone_of(name), "/pair status", status.text)
+
+
+async def _respond(demo: Demo, rng: random.Random) -> None:
+    """Each member answers what the bot sent them since they last looked."""
+    for person in demo.people:
+        member = demo.members[person.name]
+        fresh = [m for m in member.dms() if m.id not in demo.seen]
+        for message in fresh:
+            demo.seen.add(message.id)
+            await _answer(demo, person, member, message, rng)
+    for thread, people in _pairs(demo):
+        for message in thread.messages:
+            if message.id in demo.seen:
+                continue
+            demo.seen.add(message.id)
+            await _thread_message(demo, people, message, rng)
+
+
+async def _answer(
+    demo: Demo, person: Persona, member: Member, message: Message, rng: random.Random
+) -> None:
+    labels = message.button_labels
+    featured = person.name in demo.featured
+    if {"Done", "Partly", "Missed"} <= set(labels):
+        choice = rng.choices(["Done", "Partly", "Missed"], weights=[6, 2, 2])[0]
+        demo.stats[f"check-ins answered {choice.lower()}"] += 1
+        if featured:
+            demo._show(person, "check-in", "a check-in DM", message.text)
+        await _act(demo, f"{person.name} answering", member.press(message, choice))
+        if featured and choice == "Partly" and demo.shown["note"] == 0:
+            demo.shown["note"] += 1
+            opened = await _act(demo, "opening a note", member.press(message, "Add a note"))
+            if opened is not None and opened.modal is not None:
+                await _act(
+                    demo,
+                    "saving a note",
+                    member.submit(
+                        opened.modal, {"note": "Got halfway; a deadline at work ate Thursday."}
+                    ),
+                )
+                demo.out.line(f"  {person.name} adds a note to their “Partly”.")
+    elif any(label.startswith("Yes") for label in labels):
+        answer = next(label for label in labels if label.startswith("Yes"))
+        if rng.random() < 0.15:
+            answer = "No"
+        demo.stats["meetings held" if answer != "No" else "meetings missed"] += 1
+        if featured:
+            demo._show(person, "did-you-meet", "after the meeting", message.text)
+        await _act(demo, f"{person.name} on the meeting", member.press(message, answer))
+    elif "Continue together" in labels:
+        demo.stats["trial: continue"] += 1
+        if featured:
+            demo._show(person, "trial", "at the end of the trial", message.text)
+        await _act(demo, f"{person.name} on the trial", member.press(message, "Continue together"))
+    elif any(re.match(r"\d+\. ", label) for label in labels):
+        if featured:
+            demo._show(person, "prompt", "the weekly missed-goal prompt", message.text)
+        for label in [lb for lb in labels if re.match(r"\d+\. ", lb)]:
+            why = await _act(demo, f"{person.name} opening why", member.press(message, label))
+            if why is None:
+                continue
+            reason = rng.choice(["work", "family", "distraction", "underestimated", "unsure"])
+            if not any(c.get("type") == 3 for c in why.message.interactive_components()):
+                continue  # e.g. "You marked this goal done since": nothing to reflect on
+            form = await _act(demo, "choosing a reason", member.choose(why, [reason]))
+            if form is not None and form.modal is not None:
+                await _act(
+                    demo,
+                    "saying what would help",
+                    member.submit(form.modal, {"help": rng.choice(HELPS)}),
+                )
+                demo.stats["missed goals reflected on"] += 1
+    elif "Keep waiting" in labels:
+        await _act(demo, f"{person.name} keeps waiting", member.press(message, "Keep waiting"))
+    elif featured:
+        demo._show(person, "dm", "in their DMs", message.text)
+
+
+async def _thread_message(
+    demo: Demo, people: list[Persona], message: Message, rng: random.Random
+) -> None:
+    featured = any(p.name in demo.featured for p in people)
+    if featured and message.author.id == demo.sb.emu.bot_user.id:
+        kind = "reminder" if "agenda" in message.text.lower() else "thread"
+        reader = people[1] if len(people) > 1 else people[0]
+        demo._show(reader, kind, "in their pair's thread", message.text)
+    if "Give feedback" in message.button_labels and rng.random() < 0.3:
+        owner = next(
+            (p for p in people if f"<@{demo.members[p.name].id}>" in message.content), None
+        )
+        partner = next((p for p in people if p is not owner), None)
+        if owner is None or partner is None:
+            return
+        member = demo.members[partner.name]
+        form = await _act(demo, "opening feedback", member.press(message, "Give feedback"))
+        if form is not None and form.modal is not None:
+            await _act(
+                demo,
+                "sending feedback",
+                member.submit(form.modal, {"feedback": rng.choice(FEEDBACK)}),
+            )
+            demo.stats["feedback given"] += 1
+
+
+HELPS = (
+    "Block the time in my calendar on Monday.",
+    "Smaller steps: one page a day.",
+    "Tell my partner by Wednesday how it's going.",
+)
+FEEDBACK = ("Nice work, keep going!", "Halfway is still progress.", "Proud of you!")
+
+
 STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
     write_profiles,
     join_pool,
     request_partnership,
     matching_round,
+    partners_meet,
+    accountability_weeks,
 )
 
 
@@ -380,7 +626,9 @@ async def run_demo(
         async with sandbox(database_url=url, clock=clock) as sb:
             handles = {p.name: sb.member(p.name) for p in people}
             names = {m.id: name for name, m in handles.items()} | {sb.moderator.id: "mod"}
-            demo = Demo(sb, people, handles, Transcript(out, transcript, names, clock.now))
+            demo = Demo(
+                sb, people, handles, Transcript(out, transcript, names, clock.now), weeks, seed
+            )
             demo.out.line(
                 f"pairbot demo: {members} members, {weeks} weeks, seed {seed} "
                 f"(a local Discord emulator; nothing leaves this machine)"

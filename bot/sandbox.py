@@ -6,7 +6,7 @@ handlers) except time, which only moves when told to.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +17,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, unit_of_work
 from bot.scheduler import Ticker
+from bot.services import outbox
 from bot.services.guilds import configure
 from emulator import Channel, Emulator, Guild, Member
 from emulator.client import run_bot
@@ -59,6 +60,29 @@ class Sandbox:
 
     async def travel_to(self, moment: datetime, *, step: timedelta | None = None) -> None:
         await self.advance(moment - self.clock.now(), step=step)
+
+    async def live_until(
+        self,
+        moment: datetime,
+        *,
+        max_step: timedelta = timedelta(hours=6),
+        after_tick: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Move the clock to ``moment`` as a running bot lives through it: a tick whenever
+        outbox work falls due (and at least every ``max_step``), and one more right after to
+        send what that work queued. ``after_tick`` lets simulated people react right away."""
+        await self.tick()
+        while self.clock.now() < moment:
+            async with self.bot.deps.sessions() as session:
+                due = await outbox.next_due_at(session, after=self.clock.now())
+            step = min(moment, self.clock.now() + max_step)
+            if due is not None:
+                step = min(step, due)
+            self.clock.set(step)
+            await self.tick()
+            await self.tick()
+            if after_tick is not None:
+                await after_tick()
 
 
 @asynccontextmanager

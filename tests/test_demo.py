@@ -10,17 +10,23 @@ from bot.__main__ import main
 from bot.demo import community, run_demo
 
 
-async def test_a_small_demo_shows_profiles_posts_and_an_accepted_request() -> None:
+async def test_a_small_demo_walks_the_whole_journey() -> None:
     out = io.StringIO()
-    assert await run_demo(members=8, weeks=1, seed=3, transcript=None, out=out) == 0
+    assert await run_demo(members=8, weeks=2, seed=3, transcript=None, out=out) == 0
     text = out.getvalue()
     assert "8 members describe themselves" in text
     assert "Did you mean Europe/Berlin?" in text  # a polite error on a hand-typed zone
     assert "the forum has 8 posts" in text
     assert "would like to be your accountability partner" in text
     assert "accepted your partnership request" in text
+    assert "Dry run (nothing changed)" in text  # the moderator's preview of a round
+    assert "you're partners" in text  # both accepted in their private thread
+    assert "Meeting set" in text and "your meeting starts" in text  # set, then the reminder
+    assert "Check-in time" in text
+    assert "End of the week" in text  # the weekly missed-goal prompt
     assert "<t:" not in text  # every timestamp rendered in the reader's own time
     assert "profiles: 8" in text
+    assert "actions that failed" not in text
 
 
 def test_the_community_is_reproducible_and_spans_the_world() -> None:

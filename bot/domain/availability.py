@@ -98,12 +98,34 @@ def _valid_week(week_start: datetime) -> datetime:
     return _check_week_start(week_start)
 
 
+def _first_reaching(zone: ZoneInfo, day: date, minute: int) -> datetime:
+    """The first instant the local clock on `day` shows `minute` past midnight or later (UTC).
+    Normally that wall time itself (its first occurrence when clocks go back); a wall time
+    skipped when clocks go forward is reached at the switch itself."""
+    wall = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=minute)
+    early = wall.astimezone(UTC)
+    if early.astimezone(zone).replace(tzinfo=None) == wall.replace(tzinfo=None):
+        return early  # the wall time exists (fold=0 is its first occurrence)
+    # In a gap: fold=1 reads it with the later offset (before the switch), fold=0 with the
+    # earlier one (after it); the switch lies between, found to the minute.
+    lo = wall.replace(fold=1).astimezone(UTC)
+    hi = early
+    naive = wall.replace(tzinfo=None)
+    while hi - lo > timedelta(minutes=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def _switch_day_span(zone: ZoneInfo, day: date, w: Window, ws: datetime) -> tuple[int, int]:
-    """A window on a day the clocks change: aware + timedelta is wall-clock arithmetic, so 19:00
-    stays 19:00 and the UTC offset is the one in force at that wall time."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
-    start = (midnight + timedelta(minutes=w.start)).astimezone(UTC) - ws
-    end = (midnight + timedelta(minutes=w.end)).astimezone(UTC) - ws
+    """A window on a day the clocks change runs from the first instant the local clock shows
+    its start to the first instant it shows its end: on the night clocks go back, the first
+    occurrence of each; a start or end skipped when clocks go forward is reached at the switch."""
+    start = _first_reaching(zone, day, w.start) - ws
+    end = _first_reaching(zone, day, w.end) - ws
     return int(start.total_seconds()) // 60, int(end.total_seconds()) // 60
 
 
@@ -117,7 +139,7 @@ def utc_slot_mask(windows: Iterable[Window], zone: ZoneInfo | str, week_start: d
     into this UTC week are included). Touching windows count as one, so a window the parser split
     at midnight still covers the slot across it in zones with a :30 or :45 offset. On the night
     clocks go back, a window runs from the first occurrence of its start to the first occurrence
-    of its end."""
+    of its end, and a start or end the clocks skip when they go forward is reached at the switch."""
     ws = _valid_week(week_start)
     tz = _zone(zone)
     plan = _week_plan(tz, ws)

@@ -83,7 +83,7 @@ DUE_MAX_DAYS: Final = 366
 
 WEEK_END_TIME: Final = dt.time(23, 59)
 REVIEW_WEEKDAY: Final = 6
-REVIEW_TIME: Final = dt.time(19, 0)
+REVIEW_TIME: Final = dt.time(21, 30)
 DEFAULT_CHECKIN_WEEKDAY: Final = 4
 DEFAULT_CHECKIN_TIME: Final = dt.time(18, 0)
 EARLIEST_CHECKIN: Final = dt.time(8, 0)
@@ -281,7 +281,8 @@ def checkin_recurrence(
 
 
 def review_recurrence(zone: str) -> Recurrence:
-    """The weekly missed-goal prompt: Sunday 19:00 in the member's zone."""
+    """The weekly missed-goal prompt: Sunday 21:30 in the member's zone, after the day's check-ins
+    (which never fall later than 21:00), and still before anyone's bedtime."""
     return Recurrence(REVIEW_WEEKDAY, REVIEW_TIME, zone)
 
 

@@ -770,6 +770,16 @@ async def due_next(session: AsyncSession, *, guild_id: int, limit: int = 10) -> 
     return [_entry(row) for row in rows.mappings()]
 
 
+async def next_due_at(session: AsyncSession, *, after: datetime) -> datetime | None:
+    """When the next pending row becomes due after ``after`` (a tick is worth running then)."""
+    value = await session.scalar(
+        select(func.min(OUTBOX.c.next_attempt_at)).where(
+            OUTBOX.c.state == OutboxState.PENDING.value, OUTBOX.c.next_attempt_at > after
+        )
+    )
+    return cast(datetime | None, value)
+
+
 async def recent_failures(
     session: AsyncSession, *, guild_id: int, since: datetime, limit: int = 10
 ) -> list[ScheduleEntry]:

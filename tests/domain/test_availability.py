@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.availability import (
@@ -33,16 +33,37 @@ ZONES = [
     "Pacific/Pago_Pago",
     "UTC",
 ]
-# Weeks with a spring-forward switch somewhere (US, EU, Chatham, Lord Howe) or none. Weeks where
-# clocks go back are checked separately: the repeated wall-clock hour needs a rule.
+# Weeks with a spring-forward switch somewhere (US, EU, Chatham, Lord Howe), weeks where clocks
+# go back (Lord Howe and Chatham in April, EU in late October, US on 1 November) or none.
 WEEKS = [
     datetime(2026, 3, 2, tzinfo=UTC),
     datetime(2026, 3, 9, tzinfo=UTC),
     datetime(2026, 3, 23, tzinfo=UTC),
+    datetime(2026, 3, 30, tzinfo=UTC),
     datetime(2026, 6, 1, tzinfo=UTC),
     datetime(2026, 9, 21, tzinfo=UTC),
     datetime(2026, 9, 28, tzinfo=UTC),
+    datetime(2026, 10, 19, tzinfo=UTC),
+    datetime(2026, 10, 26, tzinfo=UTC),
 ]
+
+
+def _inside(windows: list[Window], instant: datetime, tz: ZoneInfo) -> bool:
+    """Is this instant inside a local window? When clocks go back, a wall-clock time in the
+    repeated period occurs twice; the rule is that a window runs from the FIRST occurrence of its
+    start to the FIRST occurrence of its end. So the second pass (fold=1) through the repeated
+    period belongs to a window only if the window started before the period ended and runs at
+    least to its end (the wall time at which the second pass is over)."""
+    local = instant.astimezone(tz)
+    minute = local.hour * 60 + local.minute
+    if local.fold == 0:
+        return any(w.day == local.weekday() and w.start <= minute < w.end for w in windows)
+    after = instant
+    while after.astimezone(tz).fold == 1:  # walk to the end of the repeated period
+        after += timedelta(minutes=15)
+    end = after.astimezone(tz)
+    r1 = end.hour * 60 + end.minute
+    return any(w.day == end.weekday() and w.start < r1 <= w.end for w in windows)
 
 
 def reference_mask(windows: list[Window], zone: str, week_start: datetime) -> int:
@@ -51,14 +72,8 @@ def reference_mask(windows: list[Window], zone: str, week_start: datetime) -> in
     mask = 0
     for i in range(SLOTS_PER_WEEK):
         start = week_start + timedelta(minutes=30 * i)
-        inside = True
-        for step in range(2):  # windows lie on quarter hours, so two probes per slot suffice
-            local = (start + timedelta(minutes=15 * step)).astimezone(tz)
-            minute = local.hour * 60 + local.minute
-            if not any(w.day == local.weekday() and w.start <= minute < w.end for w in windows):
-                inside = False
-                break
-        if inside:
+        # Windows lie on quarter hours, so two probes per slot suffice.
+        if all(_inside(windows, start + timedelta(minutes=15 * step), tz) for step in range(2)):
             mask |= 1 << i
     return mask
 
@@ -77,6 +92,16 @@ windows_on_quarter_hours = st.lists(
 
 @settings(max_examples=60, deadline=None)
 @given(windows_on_quarter_hours, st.sampled_from(ZONES), st.sampled_from(WEEKS))
+# Found on a CI run: Sunday 00:00-01:30 in New York on the night clocks go back (1 November
+# 2026) is 04:00-05:30 UTC; the old reference also counted 06:00-06:30 UTC, the second time the
+# clock showed 01:00-01:30, although the window had ended half an hour before.
+@example([Window(6, 0, 90)], "America/New_York", datetime(2026, 10, 26, tzinfo=UTC))
+@example([Window(6, 75, 180)], "America/New_York", datetime(2026, 10, 26, tzinfo=UTC))
+# Clocks going forward skip wall times: a window ending in the skipped period ends at the switch
+# (Chatham, 27 September 2026, 02:45 -> 03:45; New York, 8 March 2026, 02:00 -> 03:00).
+@example([Window(6, 0, 195)], "Pacific/Chatham", datetime(2026, 9, 21, tzinfo=UTC))
+@example([Window(6, 90, 150), Window(6, 150, 240)], "America/New_York",
+         datetime(2026, 3, 2, tzinfo=UTC))
 def test_mask_matches_an_instant_by_instant_reference(
     windows: list[Window], zone: str, week: datetime
 ) -> None:

@@ -181,7 +181,7 @@ def test_checkins_stay_at_the_local_time_across_a_daylight_saving_change() -> No
 def test_the_weekly_review_is_sunday_evening_local() -> None:
     rec = g.review_recurrence("America/Sao_Paulo")
     found = occurrences(rec, NOW, NOW + timedelta(days=7))
-    assert found == [datetime(2026, 3, 15, 22, 0, tzinfo=UTC)]
+    assert found == [datetime(2026, 3, 9, 0, 30, tzinfo=UTC)]  # Sunday 8 March, 21:30 local
 
 
 def test_clock_and_weekday_parsing() -> None:

@@ -21,8 +21,8 @@ from models import Member as MemberRow
 # The suite's clock starts on Monday 5 January 2026, 09:00 UTC (18:00 Tokyo, 06:00 São Paulo).
 MONDAY_CHECKIN = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)  # Monday 20:00 Tokyo
 SUNDAY_CHECKIN_SP = datetime(2026, 1, 11, 21, 0, tzinfo=UTC)  # Sunday 18:00 São Paulo
-SUNDAY_REVIEW_SP = datetime(2026, 1, 11, 22, 0, tzinfo=UTC)  # Sunday 19:00 São Paulo
-SUNDAY_REVIEW_TOKYO = datetime(2026, 1, 11, 10, 0, tzinfo=UTC)  # Sunday 19:00 Tokyo
+SUNDAY_REVIEW_SP = datetime(2026, 1, 12, 0, 30, tzinfo=UTC)  # Sunday 21:30 São Paulo
+SUNDAY_REVIEW_TOKYO = datetime(2026, 1, 11, 12, 30, tzinfo=UTC)  # Sunday 21:30 Tokyo
 
 
 async def set_zone(member: Member, zone: str) -> None:
@@ -172,7 +172,7 @@ async def test_a_tokyo_sao_paulo_pair_goes_through_a_week_of_goals(sb: Sandbox) 
     assert feedback.embeds[0]["description"] == "Proud of you @everyone! Same time Tue?"
     assert not feedback.pings
 
-    # Aki's week ends (Sunday 19:00 Tokyo): the goal was only partly done, so no prompt.
+    # Aki's week ends (Sunday 21:30 Tokyo): the goal was only partly done, so no prompt.
     await travel(sb, SUNDAY_REVIEW_TOKYO + timedelta(minutes=5))
     assert not [m for m in aki.dms() if "End of the week" in m.content]
 
@@ -181,7 +181,7 @@ async def test_a_tokyo_sao_paulo_pair_goes_through_a_week_of_goals(sb: Sandbox) 
     [bia_dm] = checkin_dms(bia)
     await bia.press(bia_dm, "Missed")
 
-    # Sunday 19:00 São Paulo: the prompt, a reason, what would help, shared with Aki.
+    # Sunday 21:30 São Paulo: the prompt, a reason, what would help, shared with Aki.
     await travel(sb, SUNDAY_REVIEW_SP)
     [prompt] = [m for m in bia.dms() if "End of the week" in m.content]
     assert "run three times" in prompt.content and "information, not failure" in prompt.content

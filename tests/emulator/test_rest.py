@@ -213,7 +213,7 @@ async def test_429_then_success_and_500_then_success(emu: Emulator, guild: Guild
 
 
 async def test_global_rate_limit_is_emulated_and_counted(emu: Emulator, guild: Guild) -> None:
-    emu.faults.global_limit(per_second=50, window=0.1)
+    emu.faults.global_limit(per_second=5, window=1.0)  # 8 sends: 3 must wait a second
     async with running(emu, make_bot(), guild) as bot:
         channel = bot.get_channel(guild.default_channel.id)
         assert isinstance(channel, discord.TextChannel)

@@ -454,7 +454,7 @@ async def test_missed_and_unanswered_goals_get_the_weekly_prompt(world: World) -
     )
     await world.run(goals.record_answer, checkin_id=by_goal[done].id, user_id=BIA, answer="done")
 
-    review = datetime(2026, 1, 11, 22, 0, tzinfo=UTC)  # Sunday 19:00 in São Paulo
+    review = datetime(2026, 1, 12, 0, 30, tzinfo=UTC)  # Sunday 21:30 in São Paulo
     await world.at(review - timedelta(minutes=1))
     assert await world.rows("weekly_prompt") == []
     await world.at(review)
@@ -477,7 +477,7 @@ async def test_missed_and_unanswered_goals_get_the_weekly_prompt(world: World) -
 async def test_reasons_are_shared_and_open_the_next_meeting_agenda(world: World) -> None:
     goal_id = await add(world, BIA, "write the report <@101>")
     kept = await add(world, AKI, "stretch")
-    await world.at(datetime(2026, 1, 11, 22, 0, tzinfo=UTC))
+    await world.at(datetime(2026, 1, 12, 0, 30, tzinfo=UTC))
     assert (await world.goal(goal_id)).status == "missed"
     await world.run(goals.record_reason, goal_id=goal_id, user_id=BIA, reason="work")
     await world.run(
@@ -521,7 +521,7 @@ async def test_reasons_are_shared_and_open_the_next_meeting_agenda(world: World)
 
 async def test_a_goal_marked_done_since_needs_no_reflection(world: World) -> None:
     goal_id = await add(world, BIA, "finish slides")
-    await world.at(datetime(2026, 1, 11, 22, 0, tzinfo=UTC))
+    await world.at(datetime(2026, 1, 12, 0, 30, tzinfo=UTC))
     await world.run(goals.complete_goal, guild_id=G, user_id=BIA, goal_ref=str(goal_id))
     with pytest.raises(Conflict):
         await world.run(goals.record_reason, goal_id=goal_id, user_id=BIA, reason="work")
@@ -532,7 +532,7 @@ async def test_a_snoozed_week_sends_nothing_and_counts_nothing_as_missed(world: 
     result = await world.run(goals.snooze, guild_id=G, user_id=AKI, week="this")
     assert result.week_start == date(2026, 1, 5)
     assert result.starts_at == datetime(2026, 1, 4, 15, 0, tzinfo=UTC)  # Monday 00:00 JST
-    await world.at(datetime(2026, 1, 11, 12, 0, tzinfo=UTC))  # past Aki's Sunday review
+    await world.at(datetime(2026, 1, 11, 12, 45, tzinfo=UTC))  # past Aki's Sunday review
     assert await world.checkins() == []
     assert await world.rows("checkin") == [] and await world.rows("weekly_prompt") == []
     assert world.messenger.sent == []
@@ -575,7 +575,7 @@ async def test_the_prompt_names_a_pattern_after_a_few_weeks(world: World) -> Non
         )
         other = await add(world, BIA, f"run {week}", area="fitness")
         await world.run(goals.complete_goal, guild_id=G, user_id=BIA, goal_ref=str(other))
-        await world.at(datetime(2026, 1, 11, 22, 0, tzinfo=UTC) + timedelta(weeks=week))
+        await world.at(datetime(2026, 1, 12, 0, 30, tzinfo=UTC) + timedelta(weeks=week))
         assert (await world.goal(writing)).status == "missed"
     prompts = [r for r in await world.rows("weekly_prompt") if r.user_id == BIA]
     assert len(prompts) == 4

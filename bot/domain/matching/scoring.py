@@ -1,6 +1,11 @@
 """Hard rules and scores for many pairs at once, and each member's best candidates without ever
-holding an N x N matrix: rows are scored in blocks against everyone and only a running top-k
-per member is kept."""
+holding an N x N matrix: a few rows at a time are scored against everyone (into reused,
+cache-sized buffers) and only each row's best k are kept.
+
+Per pair the work is: weekly overlap from prefix sums of the availability slots (one row
+difference per run of the member's availability), one table look-up for overlap points, one
+for everything decided by the members' classes (preferences, rhythm, languages), one for the
+medium, and a popcount for shared goal areas."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from bot.domain.matching.features import I64, WORDS_PER_WEEK, PoolArrays, common
 NOT_ALLOWED = -1
 FORBID = -(1 << 24)
 BLOCK_ELEMENTS = 1 << 16
-"""Pairs scored at once: bounds the temporaries at a few tens of MB whatever the pool size."""
+"""Pairs scored at once: the temporaries stay cache-sized (about 1 MB) whatever the pool size."""
 
 Idx = npt.NDArray[np.intp]
 I32 = npt.NDArray[np.int32]
@@ -32,48 +37,37 @@ class PairEval:
     overlap_slots: npt.NDArray[np.int16]
 
 
-def _overlap(p: PoolArrays, w: int, rows: Idx | slice, cols: Idx | slice,
-             outer: bool) -> npt.NDArray[np.int16]:
-    """Shared slots in week w: popcount of the AND of the uint64 words."""
+def _overlap(p: PoolArrays, w: int, rows: Idx, cols: Idx) -> npt.NDArray[np.int16]:
+    """Shared slots of pairs (rows[x], cols[x]) in week w: popcount of the AND of the words."""
     m = p.masks[w]
-    acc: npt.NDArray[np.int16] | None = None
+    acc = np.zeros(len(rows), dtype=np.int16)
     for q in range(WORDS_PER_WEEK):
-        a = m[q, rows]
-        b = m[q, cols]
-        cnt = np.bitwise_count(a[:, None] & b[None, :] if outer else a & b)
-        if acc is None:
-            acc = cnt.astype(np.int16)
-        else:
-            acc += cnt
-    assert acc is not None
+        acc += np.bitwise_count(m[q, rows] & m[q, cols])
     return acc
 
 
-def _finish(p: PoolArrays, overlap: npt.NDArray[np.int16], rows: Idx | slice,
-            cols: Idx | slice, outer: bool) -> I32:
-    """Points from overlap, class table, goals and per-member points; NOT_ALLOWED elsewhere."""
-
-    def left(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        sel = arr[..., rows]
-        return sel[..., :, None] if outer else sel
-
-    def right(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        sel = arr[..., cols]
-        return sel[..., None, :] if outer else sel
-
-    if outer:
-        class_pts = p.cls_points[p.cls[rows]][:, p.cls[cols]]
-    else:
-        class_pts = p.cls_points[p.cls[rows], p.cls[cols]]
+def _finish(p: PoolArrays, overlap: npt.NDArray[np.int16], rows: Idx, cols: Idx) -> I32:
+    """Points from overlap, class table, goals, medium and per-member points; NOT_ALLOWED where
+    the overlap is short or the class pair is ruled out."""
+    class_pts = p.cls_points[p.cls[rows], p.cls[cols]]
     bad = (overlap < p.min_slots) | (class_pts < 0)
     points: I32 = p.overlap_lut[overlap]
     points += class_pts
-    points += p.goal_lut[common_count(left(p.goals), right(p.goals))]
-    points += left(p.member_points)
-    points += right(p.member_points)
-    points += (left(p.medium) == right(p.medium)) * p.same_medium_pts
+    points += p.goal_lut[common_count(p.goals[:, rows], p.goals[:, cols])]
+    points += p.member_points[rows]
+    points += p.member_points[cols]
+    points += (p.medium[rows] == p.medium[cols]) * p.same_medium_pts
     points[bad] = NOT_ALLOWED
     return points
+
+
+def _flatten(runs: list[Idx]) -> tuple[Idx, Idx]:
+    """Members' runs stacked into one (runs, 2) array, and where each member's start."""
+    counts = np.array([len(r) for r in runs], dtype=np.intp)
+    offsets = np.zeros(len(runs) + 1, dtype=np.intp)
+    np.cumsum(counts, out=offsets[1:])
+    flat = np.concatenate(runs) if len(runs) else np.zeros((0, 2), dtype=np.intp)
+    return flat.reshape(-1, 2).astype(np.intp), offsets
 
 
 class _Kernel:
@@ -95,19 +89,28 @@ class _Kernel:
         self.lut[: p.min_slots] = FORBID
         self.cls_points = np.where(p.cls_points < 0, FORBID, p.cls_points).astype(np.int32)
         self.medium_points = (np.eye(3, dtype=np.int32) * p.same_medium_pts).astype(np.int32)
+        self.flat_runs = [_flatten(r) for r in p.runs]
 
     def _week(self, w: int, a: int, b: int, c0: int, c1: int, out: npt.NDArray[np.int16]
               ) -> None:
         """Overlap of rows a..b-1 with columns c0..c1-1 in week w: for each run [s, e) of a
         row's availability, add prefix[e] - prefix[s] (contiguous int16 rows, no popcounts)."""
-        prefix = self.p.prefix[w][:, c0:c1]
-        runs = self.p.runs[w]
-        out[...] = 0
-        for x in range(b - a):
-            row = out[x]
-            for s, e in runs[a + x].tolist():
-                np.add(row, prefix[e], out=row)
-                np.subtract(row, prefix[s], out=row)
+        flat, offsets = self.flat_runs[w]
+        lo, hi = offsets[a], offsets[b]
+        if hi == lo:
+            out[...] = 0
+            return
+        prefix = self.p.prefix[w]
+        # Every run of the block's rows at once (no Python loop holding the GIL), summed per row.
+        diff = prefix[flat[lo:hi, 1], c0:c1]
+        np.subtract(diff, prefix[flat[lo:hi, 0], c0:c1], out=diff)
+        counts = np.diff(offsets[a:b + 1])
+        has = counts > 0
+        if has.all():
+            np.add.reduceat(diff, offsets[a:b] - lo, axis=0, out=out)
+        else:
+            out[...] = 0
+            out[has] = np.add.reduceat(diff, offsets[a:b][has] - lo, axis=0)
 
     def block(self, a: int, b: int) -> tuple[I32, npt.NDArray[np.int16]]:
         """(points, overlap) of rows a..b-1 against every member; points < 0: not allowed.
@@ -159,10 +162,10 @@ def evaluate_block(p: PoolArrays, a: int, b: int) -> PairEval:
 
 def evaluate_pairs(p: PoolArrays, rows: Idx, cols: Idx) -> PairEval:
     """Pairs (rows[x], cols[x])."""
-    overlap = _overlap(p, 0, rows, cols, False)
+    overlap = _overlap(p, 0, rows, cols)
     for w in range(1, p.masks.shape[0]):
-        np.minimum(overlap, _overlap(p, w, rows, cols, False), out=overlap)
-    points = _finish(p, overlap, rows, cols, False)
+        np.minimum(overlap, _overlap(p, w, rows, cols), out=overlap)
+    points = _finish(p, overlap, rows, cols)
     for x, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
         banned = p.forbidden.get(r)
         if r == c or (banned is not None and c in banned):

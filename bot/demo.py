@@ -549,7 +549,7 @@ async def _answer(
             demo._show(person, "prompt", "the weekly missed-goal prompt", message.text)
         for label in [lb for lb in labels if re.match(r"\d+\. ", lb)]:
             why = await _act(demo, f"{person.name} opening why", member.press(message, label))
-            if why is None:
+            if why is None or why.message is None:
                 continue
             reason = rng.choice(["work", "family", "distraction", "underestimated", "unsure"])
             if not any(c.get("type") == 3 for c in why.message.interactive_components()):

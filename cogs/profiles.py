@@ -159,12 +159,9 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
             medium=medium,
             languages=languages,
         )
+        text_only = changes == profiles.ProfileChanges()
         async with unit_of_work(self.bot.deps.sessions) as session:
-            if changes == profiles.ProfileChanges():
-                current = await profiles.get_profile(
-                    session, guild_id=interaction.guild_id, user_id=interaction.user.id
-                )
-            else:
+            if not text_only:
                 await profiles.update_profile(
                     session,
                     guild_id=interaction.guild_id,
@@ -173,12 +170,12 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
                     now=self.bot.deps.clock.now(),
                     display_name=interaction.user.display_name,
                 )
-                current = await profiles.get_profile(
-                    session, guild_id=interaction.guild_id, user_id=interaction.user.id
-                )
+            current = await profiles.get_profile(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id
+            )
         intro = current.public.intro if current else None
         goals = current.public.goals_text if current else None
-        if changes == profiles.ProfileChanges():
+        if text_only:
             await interaction.response.send_modal(ProfileTextModal(self.bot, intro, goals))
             return
         assert current is not None

@@ -54,4 +54,4 @@ async def test_pairbot_run_migrates_connects_serves_and_stops_cleanly_on_sigterm
         assert "pairbot stopped cleanly" in text
         assert emu.token not in text  # the token is never logged
         assert "Traceback" not in text
-        print(f"pairbot run: connected and commands synced {ready_after:.2f} s after the process started")
+        print(f"pairbot run: connected and commands synced {ready_after:.2f} s after start")

@@ -81,7 +81,18 @@ class _Kernel:
         self.lut = p.overlap_lut.astype(np.int32).copy()
         self.lut[: p.min_slots] = FORBID
         self.cls_points = np.where(p.cls_points < 0, FORBID, p.cls_points).astype(np.int32)
-        self.medium_points = (np.eye(3, dtype=np.int32) * p.same_medium_pts).astype(np.int32)
+        # Overlap, shared goal areas and same medium all go through ONE table look-up: index
+        # (overlap * levels + goal count) * 2 + same medium, where goal counts from levels - 1 on
+        # score alike (the cap).
+        g = p.goal_lut
+        levels = next(x for x in range(len(g)) if (g[x:] == g[x]).all()) + 1
+        self.levels = min(levels, 64 * p.goals.shape[0] + 1)
+        medium = np.arange(2, dtype=np.int32) * p.same_medium_pts
+        combined = self.lut[:, None, None] + g[None, : self.levels, None] + medium[None, None, :]
+        self.combined = np.ascontiguousarray(combined.reshape(-1), dtype=np.int32)
+        index_type = np.int16 if len(self.combined) < (1 << 15) else np.int32
+        self.index = np.empty((rows, n), dtype=index_type)
+        self.same = np.empty((rows, n), dtype=np.bool_)
 
     def _week(self, w: int, a: int, b: int, c0: int, c1: int, out: npt.NDArray[np.int16]
               ) -> None:
@@ -115,17 +126,24 @@ class _Kernel:
                     np.minimum(acc[r0 - a:, :ns], extra, out=acc[r0 - a:, :ns])
         pts = self.pts[:rows]
         tmp = self.tmp[:rows]
-        np.take(self.lut, acc, out=pts, mode="wrap")
-        np.take(self.cls_points[p.cls[a:b]], p.cls, axis=1, out=tmp, mode="wrap")
-        np.add(pts, tmp, out=pts)
-        np.take(self.medium_points[p.medium[a:b]], p.medium, axis=1, out=tmp, mode="wrap")
-        np.add(pts, tmp, out=pts)
+        index = self.index[:rows]
+        np.multiply(acc, index.dtype.type(self.levels), out=index)  # in the index's width
         t64, t8 = self.t64[:rows], self.t8[:rows]
         for q in range(p.goals.shape[0]):
             np.bitwise_and(p.goals[q, a:b, None], p.goals[q, None, :], out=t64)
-            np.bitwise_count(t64, out=t8)
-            np.take(p.goal_lut, t8, out=tmp, mode="wrap")
-            np.add(pts, tmp, out=pts)
+            if q == 0:
+                np.bitwise_count(t64, out=t8)
+            else:
+                np.add(t8, np.bitwise_count(t64), out=t8)
+        np.minimum(t8, self.levels - 1, out=t8)
+        np.add(index, t8, out=index)
+        np.multiply(index, 2, out=index)
+        same = self.same[:rows]
+        np.equal(p.medium[a:b, None], p.medium[None, :], out=same)
+        np.add(index, same, out=index)
+        np.take(self.combined, index, out=pts, mode="wrap")
+        np.take(self.cls_points[p.cls[a:b]], p.cls, axis=1, out=tmp, mode="wrap")
+        np.add(pts, tmp, out=pts)
         np.add(pts, p.member_points[a:b, None], out=pts)
         np.add(pts, p.member_points[None, :], out=pts)
         idx = np.arange(rows)

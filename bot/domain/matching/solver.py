@@ -52,6 +52,12 @@ def _sub_solve(nodes: npt.NDArray[np.int64], edges: Edges, points: npt.NDArray[n
     return [(int(nodes[a]), int(nodes[b])) for a, b in pairs]
 
 
+def _pairs(mate: npt.NDArray[np.int64]) -> Pairs:
+    """The pairs (i, mate[i]) with i < mate[i], in order of i."""
+    first = np.flatnonzero(mate > np.arange(len(mate)))
+    return list(zip(first.tolist(), mate[first].tolist(), strict=True))
+
+
 def _replace(mate: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64], pairs: Pairs) -> None:
     mate[nodes] = -1
     for a, b in pairs:
@@ -100,7 +106,7 @@ def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
                                                         repair_neighbours)])
         nodes = np.unique(np.concatenate([nodes, mate[nodes][mate[nodes] >= 0]]))
         _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
-    return [(i, int(mate[i])) for i in range(n) if mate[i] > i]
+    return _pairs(mate)
 
 
 def _best_neighbours(n: int, edges: Edges, points: npt.NDArray[np.int64],
@@ -134,7 +140,7 @@ def augment(n: int, edges: Edges, points: npt.NDArray[np.int64], pairs: Pairs) -
     partners = mate[nbrs]
     nodes = np.unique(np.concatenate([alone, nbrs, partners[partners >= 0]]))
     _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
-    return [(i, int(mate[i])) for i in range(n) if mate[i] > i]
+    return _pairs(mate)
 
 
 def cardinality_bound(n: int, edges: Edges) -> int | None:

@@ -61,3 +61,25 @@ async def test_two_sqlite_writers_take_turns_instead_of_failing(
     async with sessions() as session:
         count = len((await session.execute(select(GuildSettings))).scalars().all())
     assert count == 10
+
+
+async def test_database_errors_never_show_the_values_members_typed(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Error messages end up in logs; bound values (member text, private fields) must not."""
+    from sqlalchemy.exc import IntegrityError
+
+    from models import Member
+
+    def member(intro: str) -> Member:
+        return Member(
+            guild_id=9, user_id=9, intro=intro, goal_areas=[], languages=[],
+            created_at=clock.now(), updated_at=clock.now(),
+        )  # fmt: skip
+
+    async with unit_of_work(sessions) as session:
+        session.add(member("first"))
+    with pytest.raises(IntegrityError) as caught:
+        async with unit_of_work(sessions) as session:
+            session.add(member("my secret plan"))
+    assert "my secret plan" not in str(caught.value)

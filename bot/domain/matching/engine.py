@@ -148,7 +148,7 @@ def match_pool(
                 members=tuple(p.seekers[i].id for i in members),
                 score=points / SCALE,
                 explanation=explain_group(
-                    [p.seekers[i] for i in members], [p.week_masks[i] for i in members], p.weeks
+                    [p.seekers[i] for i in members], [p.week_masks(i) for i in members], p.weeks
                 ),
             )
         )

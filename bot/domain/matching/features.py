@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -17,8 +18,10 @@ import numpy.typing as npt
 from bot.domain.availability import (
     SLOT_MINUTES,
     SLOTS_PER_WEEK,
-    same_mask_every_week,
-    utc_slot_mask,
+    Window,
+    _switch_day_span,
+    _valid_week,
+    _week_plan,
 )
 from bot.domain.matching.model import RHYTHMS, CommunitySettings, Seeker, Weights
 
@@ -60,10 +63,6 @@ def _vocab(values: Iterable[str]) -> dict[str, int]:
     return {v: i for i, v in enumerate(sorted(set(values)))}
 
 
-def _mask_words(mask: int) -> list[int]:
-    return [(mask >> (64 * q)) & 0xFFFFFFFFFFFFFFFF for q in range(WORDS_PER_WEEK)]
-
-
 @lru_cache(maxsize=64)
 def points_luts(weights: Weights) -> tuple[I32, I32, I32]:
     """Integer points for overlap (by slots), shared goal areas and shared languages (by count)."""
@@ -81,21 +80,110 @@ def points_luts(weights: Weights) -> tuple[I32, I32, I32]:
     return overlap, goals, langs
 
 
-def _week_masks(seekers: Sequence[Seeker], weeks: tuple[datetime, ...]) -> list[list[int]]:
-    """Each member's mask per week. Members often share a zone and preset windows, and most
-    zones have no DST switch between the weeks: both are computed once."""
-    cache: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
-    out = []
-    for s in seekers:
-        key = (s.zone, s.windows)
-        masks = cache.get(key)
-        if masks is None:
-            if same_mask_every_week(s.zone, weeks):
-                masks = [utc_slot_mask(s.windows, s.zone, weeks[0])] * len(weeks)
-            else:
-                masks = [utc_slot_mask(s.windows, s.zone, w) for w in weeks]
-            cache[key] = masks
-        out.append(masks)
+_MINUTES_PER_SLOT_WEEK = SLOTS_PER_WEEK * SLOT_MINUTES
+
+
+def _zone_plans(zones: Sequence[str], week: datetime
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], list[list[list[Any]]]]:
+    """Per zone and local weekday, up to two local dates touching the UTC week: the minutes
+    from the week start to their local midnight (`base`), and a state: 0 none, 1 plain day,
+    2 a day the UTC offset changes (windows then take the careful path)."""
+    base = np.zeros((len(zones), 7, 2), dtype=np.int64)
+    state = np.zeros((len(zones), 7, 2), dtype=np.int8)
+    raw: list[list[list[Any]]] = []
+    for z, zone in enumerate(zones):
+        tz = ZoneInfo(zone)
+        plan = _week_plan(tz, _valid_week(week))
+        raw.append([list(day) for day in plan])
+        for d, entries in enumerate(plan):
+            for k, (b, _) in enumerate(entries):
+                if b is None:
+                    state[z, d, k] = 2
+                else:
+                    state[z, d, k] = 1
+                    base[z, d, k] = b
+    return base, state, raw
+
+
+@lru_cache(maxsize=1 << 16)
+def _careful_span(zone: str, day: date, weekday: int, start: int, end: int, week: datetime
+                  ) -> tuple[int, int]:
+    """A window on a day the clocks change, in minutes from the week start (cached: members
+    share zones and windows)."""
+    return _switch_day_span(ZoneInfo(zone), day, Window(weekday, start, end), _valid_week(week))
+
+
+def _slot_words(seekers: Sequence[Seeker], weeks: tuple[datetime, ...]) -> U64:
+    """(weeks, WORDS_PER_WEEK, n) availability masks, equal bit for bit to `utc_slot_mask` for
+    each member and week, computed for all members at once: every window placed on each local
+    date touching the week (a table per zone), spans merged per member where they touch, then
+    the half-hour slots fully inside a merged span set. Members sharing zone and windows share
+    the work."""
+    n = len(seekers)
+    keys: dict[tuple[str, tuple[Window, ...]], int] = {}
+    member_key = np.empty(n, dtype=np.intp)
+    for i, s in enumerate(seekers):
+        member_key[i] = keys.setdefault((s.zone, s.windows), len(keys))
+    zones_v: dict[str, int] = {}
+    flat = [
+        (u, zones_v.setdefault(zone, len(zones_v)), w.day, w.start, w.end)
+        for u, (zone, windows) in enumerate(keys) for w in windows
+    ]
+    n_keys = len(keys)
+    table = np.array(flat, dtype=np.int64).reshape(-1, 5)
+    wk = table[:, 0]
+    wz = table[:, 1].astype(np.intp)
+    wd = table[:, 2].astype(np.intp)
+    ws_ = table[:, 3]
+    we = table[:, 4]
+    zone_names = list(zones_v)
+    out = np.zeros((len(weeks), WORDS_PER_WEEK, n), dtype=np.uint64)
+    for t, week in enumerate(weeks):
+        base, state, raw = _zone_plans(zone_names, week)
+        sk, ss, se = [], [], []
+        careful: list[tuple[int, int, int]] = []
+        for k in range(2):
+            st = state[wz, wd, k]
+            b = base[wz, wd, k]
+            plain = (st == 1) & (b + we > 0) & (b + ws_ < _MINUTES_PER_SLOT_WEEK)
+            sk.append(wk[plain])
+            ss.append((b + ws_)[plain])
+            se.append((b + we)[plain])
+            switch = np.flatnonzero(st == 2)
+            for x, z, d, a0, e0 in zip(switch.tolist(), wz[switch].tolist(),
+                                       wd[switch].tolist(), ws_[switch].tolist(),
+                                       we[switch].tolist(), strict=True):
+                a, e = _careful_span(zone_names[z], raw[z][d][k][1], d, a0, e0, week)
+                if e > a:
+                    careful.append((int(wk[x]), a, e))
+        extra = np.array(careful, dtype=np.int64).reshape(-1, 3)
+        key = np.concatenate([*sk, extra[:, 0]])
+        start = np.concatenate([*ss, extra[:, 1]])
+        end = np.concatenate([*se, extra[:, 2]])
+        # Merge touching or overlapping spans per key: sorted by (key, start), a span opens a
+        # new run when it starts after the running maximum end of its key's earlier spans.
+        shift = 1 << 20  # minutes are within -3 days .. +10 days of the week start
+        order = np.lexsort((start, key))
+        key, start, end = key[order], start[order], end[order]
+        run_max = np.maximum.accumulate(end + key * shift)
+        opens = np.ones(len(key), dtype=bool)
+        opens[1:] = (key[1:] != key[:-1]) | (start[1:] + key[1:] * shift > run_max[:-1])
+        first_idx = np.flatnonzero(opens)
+        last_idx = np.append(first_idx[1:] - 1, len(key) - 1).astype(np.intp)
+        r_key = key[first_idx]
+        r_start = start[first_idx]
+        r_end = run_max[last_idx] - r_key * shift
+        lo = np.maximum(-(-r_start // SLOT_MINUTES), 0)
+        hi = np.minimum(r_end // SLOT_MINUTES, SLOTS_PER_WEEK)
+        keep = hi > lo
+        diff = np.zeros((n_keys, SLOTS_PER_WEEK + 1), dtype=np.int16)
+        np.add.at(diff, (r_key[keep], lo[keep]), 1)
+        np.add.at(diff, (r_key[keep], hi[keep]), -1)
+        bits = np.cumsum(diff[:, :SLOTS_PER_WEEK], axis=1) > 0
+        packed = np.zeros((n_keys, 8 * WORDS_PER_WEEK), dtype=np.uint8)
+        packed[:, : (SLOTS_PER_WEEK + 7) // 8] = np.packbits(bits, axis=1, bitorder="little")
+        words = packed.view("<u8").astype(np.uint64)  # (keys, WORDS_PER_WEEK)
+        out[t] = words[member_key].T
     return out
 
 
@@ -106,14 +194,12 @@ class PoolArrays:
     seekers: tuple[Seeker, ...]
     settings: CommunitySettings
     weeks: tuple[datetime, ...]
-    week_masks: list[list[int]]
-    """Python-int masks per member and week, for explanations."""
     masks: U64  # (weeks, WORDS_PER_WEEK, n)
     prefix: npt.NDArray[np.int16]
     """(weeks, SLOTS_PER_WEEK + 1, n): slots each member has before slot t. A member's overlap
     with everyone is then a few row differences, one per run of their availability."""
-    runs: list[list[npt.NDArray[np.intp]]]
-    """Per week, per member: (runs, 2) array of [first slot, end slot) of their availability."""
+    runs: list[list[list[list[int]]]]
+    """Per week, per member: [first slot, end slot) of each run of their availability."""
     n_stable: int
     """Members [0, n_stable) have the same mask in every week."""
     goals: U64  # (gw, n)
@@ -152,23 +238,25 @@ class PoolArrays:
     def n(self) -> int:
         return len(self.seekers)
 
+    def week_masks(self, i: int) -> list[int]:
+        """Member i's mask per week as Python ints, for explanations."""
+        return [int.from_bytes(self.masks[w, :, i].astype("<u8").tobytes(), "little")
+                for w in range(self.masks.shape[0])]
+
 
 def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequence[datetime],
            now: datetime) -> PoolArrays:
     """Encode a pool for the given concrete weeks; `now` dates the repeat window and waiting."""
     n = len(seekers)
-    week_masks = _week_masks(seekers, tuple(weeks))
+    masks = _slot_words(seekers, tuple(weeks))
     # Members whose mask changes between the weeks (a DST switch) go last, so the extra weeks'
     # overlap is computed only for pairs that involve one of them.
-    order = sorted(range(n), key=lambda i: any(m != week_masks[i][0] for m in week_masks[i]))
-    seekers = [seekers[i] for i in order]
-    week_masks = [week_masks[i] for i in order]
+    changes = (masks != masks[:1]).any(axis=(0, 1))
+    order = np.argsort(changes, kind="stable")
+    seekers = [seekers[i] for i in order.tolist()]
+    masks = np.ascontiguousarray(masks[:, :, order])
     index = {s.id: i for i, s in enumerate(seekers)}
-    masks = np.zeros((len(weeks), WORDS_PER_WEEK, n), dtype=np.uint64)
-    for i, per_week in enumerate(week_masks):
-        for w, mask in enumerate(per_week):
-            masks[w, :, i] = _mask_words(mask)
-    n_stable = sum(1 for per in week_masks if all(m == per[0] for m in per))
+    n_stable = n - int(changes.sum())
     bits = np.unpackbits(
         np.ascontiguousarray(masks.transpose(0, 2, 1)).view(np.uint8), axis=2, bitorder="little"
     )[:, :, :SLOTS_PER_WEEK]
@@ -233,7 +321,6 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
         seekers=tuple(seekers),
         settings=settings,
         weeks=tuple(weeks),
-        week_masks=week_masks,
         masks=masks,
         prefix=prefix,
         runs=runs,
@@ -310,12 +397,12 @@ def _classify(p: PoolArrays) -> None:
     p.cls_points = pts.astype(np.int32)
 
 
-def _runs(bits: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.intp]]:
-    """Per member (row of 0/1 slots), its runs of ones as a (runs, 2) array [start, end)."""
+def _runs(bits: npt.NDArray[np.uint8]) -> list[list[list[int]]]:
+    """Per member (row of 0/1 slots), its runs of ones as [start, end) pairs."""
     n = bits.shape[0]
     padded = np.zeros((n, bits.shape[1] + 2), dtype=np.int8)
     padded[:, 1:-1] = bits
     member, slot = np.nonzero(np.diff(padded, axis=1))
-    edges = slot.reshape(-1, 2)  # starts and ends alternate within each member
-    counts = np.bincount(member[::2], minlength=n)
-    return np.split(edges.astype(np.intp), np.cumsum(counts)[:-1])
+    edges = slot.reshape(-1, 2).tolist()  # starts and ends alternate within each member
+    ends = np.cumsum(np.bincount(member[::2], minlength=n)).tolist()
+    return [edges[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]

@@ -103,7 +103,7 @@ class _Kernel:
         out[...] = 0
         for x in range(b - a):
             row = out[x]
-            for s, e in runs[a + x].tolist():
+            for s, e in runs[a + x]:
                 np.add(row, prefix[e], out=row)
                 np.subtract(row, prefix[s], out=row)
 

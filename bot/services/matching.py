@@ -6,6 +6,7 @@ Private fields feed the hard rules only; nothing stored or sent here contains th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -200,7 +201,10 @@ async def run_round(
     settings = await get_settings(session, guild_id=guild_id, now=now)
     seekers, by_id = await load_pool(session, guild_id=guild_id)
     started = time.perf_counter()
-    result: MatchResult = match_pool(seekers, community_settings(settings), now=now, seed=seed)
+    # Seconds of CPU for a large pool: off the event loop, so the bot keeps answering meanwhile.
+    result: MatchResult = await asyncio.to_thread(
+        match_pool, seekers, community_settings(settings), now=now, seed=seed
+    )
     seconds = time.perf_counter() - started
     upcoming = next_round_at(settings, now)
     preview = tuple(

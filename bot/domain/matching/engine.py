@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.domain.availability import coming_weeks
-from bot.domain.matching.explain import explain_group
+from bot.domain.matching.explain import explain_group, shared_weeks_of_pairs
 from bot.domain.matching.features import SCALE, PoolArrays, encode
 from bot.domain.matching.model import (
     CommunitySettings,
@@ -81,6 +82,27 @@ def match_pool(
 ) -> MatchResult:
     """Match a pool: as many members as the hard rules allow, then the highest total score;
     the odd one out per the community's policy; an explanation for everyone."""
+    # The round allocates hundreds of thousands of small acyclic objects (windows, intervals,
+    # explanations): the cyclic garbage collector's passes over them cost 0.3-0.4 s at
+    # N = 10,000 and free nothing. Paused for the round, restored after it.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _match_pool(seekers, settings, now=now, seed=seed, weeks=weeks, threads=threads)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _match_pool(
+    seekers: Sequence[Seeker],
+    settings: CommunitySettings | None,
+    *,
+    now: datetime,
+    seed: int,
+    weeks: Sequence[datetime] | None,
+    threads: int,
+) -> MatchResult:
     settings = settings or CommunitySettings()
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -107,10 +129,12 @@ def match_pool(
     timing["solve_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    lookup = dict(zip((cand.edges[:, 0] * n + cand.edges[:, 1]).tolist(), pts.tolist(),
-                      strict=True))
+    # Edges are sorted by (first, second): a pair's points are found by binary search.
+    edge_keys = cand.edges[:, 0] * n + cand.edges[:, 1]
+    pair_arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    at = np.searchsorted(edge_keys, pair_arr[:, 0] * n + pair_arr[:, 1])
     groups: list[list[int]] = [[a, b] for a, b in pairs]
-    group_points = [lookup[a * n + b] for a, b in pairs]
+    group_points = pts[at].tolist()
     matched = np.zeros(n, dtype=bool)
     for a, b in pairs:
         matched[a] = matched[b] = True
@@ -141,14 +165,22 @@ def match_pool(
         unmatched.append(Unmatched(p.seekers[i].id, reason, priority=reason == "odd_one_out"))
 
     result_groups = []
+    duos = [g for g in groups if len(g) == 2]
+    duo_shared = iter(shared_weeks_of_pairs(
+        p.masks, p.weeks, np.array([g[0] for g in duos], dtype=np.intp),
+        np.array([g[1] for g in duos], dtype=np.intp)))
     for members, points in zip(groups, group_points, strict=True):
+        shared = next(duo_shared) if len(members) == 2 else None
         members.sort(key=lambda i: p.seekers[i].id)
+        ids = tuple(p.seekers[i].id for i in members)
         result_groups.append(
             Group(
-                members=tuple(p.seekers[i].id for i in members),
+                members=ids,
                 score=points / SCALE,
                 explanation=explain_group(
-                    [p.seekers[i] for i in members], [p.week_masks(i) for i in members], p.weeks
+                    [p.seekers[i] for i in members],
+                    None if shared else [p.week_masks(i) for i in members], p.weeks,
+                    shared=shared,
                 ),
             )
         )

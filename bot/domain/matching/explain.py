@@ -6,10 +6,18 @@ local time). Built only from shared, public facts: a private field or wish never
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 
-from bot.domain.availability import mask_to_utc_intervals, overlap_minutes
+import numpy as np
+import numpy.typing as npt
+
+from bot.domain.availability import (
+    SLOT_MINUTES,
+    SLOTS_PER_WEEK,
+    mask_to_utc_intervals,
+    overlap_minutes,
+)
 from bot.domain.matching.model import (
     Group,
     GroupExplanation,
@@ -26,11 +34,9 @@ _MEDIUM_WORDS = {"text": "text chat", "voice": "voice calls", "video": "video ca
 _RHYTHM_WORDS = {"weekly": "every week", "biweekly": "every two weeks"}
 
 
-def explain_group(
-    members: Sequence[Seeker], week_masks: Sequence[Sequence[int]], weeks: Sequence[datetime]
-) -> GroupExplanation:
-    """Why these members fit: the time they all share in each coming week, the goal areas and
-    languages they all have, and the rhythm and medium they agree on."""
+def shared_weeks(week_masks: Sequence[Sequence[int]], weeks: Sequence[datetime]
+                 ) -> tuple[WeekOverlap, ...]:
+    """The time all members share in each of the weeks."""
     per_week = []
     for w, start in enumerate(weeks):
         common = reduce(lambda x, y: x & y, (m[w] for m in week_masks))
@@ -41,6 +47,55 @@ def explain_group(
                 intervals=tuple(mask_to_utc_intervals(common, start)),
             )
         )
+    return tuple(per_week)
+
+
+def shared_weeks_of_pairs(masks: npt.NDArray[np.uint64], weeks: Sequence[datetime],
+                          first: npt.NDArray[np.intp], second: npt.NDArray[np.intp]
+                          ) -> list[tuple[WeekOverlap, ...]]:
+    """`shared_weeks` for many pairs at once; `masks` is (weeks, words, members) of uint64 words
+    (little-endian slot order), pairs are (first[x], second[x])."""
+    g = len(first)
+    per_pair: list[list[WeekOverlap]] = [[] for _ in range(g)]
+    slot = timedelta(minutes=SLOT_MINUTES)
+    for w, start in enumerate(weeks):
+        ws = start.astimezone(UTC)
+        if ws.weekday() != 0 or (ws.hour, ws.minute, ws.second, ws.microsecond) != (0, 0, 0, 0):
+            raise ValueError(f"week_start must be a Monday 00:00 UTC, not {ws.isoformat()}")
+        times = [ws + i * slot for i in range(SLOTS_PER_WEEK + 1)]
+        common = np.ascontiguousarray((masks[w][:, first] & masks[w][:, second]).T)
+        bits = np.unpackbits(common.astype("<u8").view(np.uint8), axis=1,
+                             bitorder="little")[:, :SLOTS_PER_WEEK]
+        minutes = (bits.sum(axis=1, dtype=np.int64) * SLOT_MINUTES).tolist()
+        padded = np.zeros((g, SLOTS_PER_WEEK + 2), dtype=np.int8)
+        padded[:, 1:-1] = bits
+        who, at = np.nonzero(np.diff(padded, axis=1))
+        edges = at.reshape(-1, 2).tolist()
+        ends = np.cumsum(np.bincount(who[::2], minlength=g)).tolist()
+        lo = 0
+        for x in range(g):
+            hi = ends[x]
+            per_pair[x].append(WeekOverlap(
+                week_start=start,
+                minutes=minutes[x],
+                intervals=tuple((times[a], times[b]) for a, b in edges[lo:hi]),
+            ))
+            lo = hi
+    return [tuple(p) for p in per_pair]
+
+
+def explain_group(
+    members: Sequence[Seeker], week_masks: Sequence[Sequence[int]] | None,
+    weeks: Sequence[datetime], *, shared: tuple[WeekOverlap, ...] | None = None,
+) -> GroupExplanation:
+    """Why these members fit: the time they all share in each coming week, the goal areas and
+    languages they all have, and the rhythm and medium they agree on. `shared`, when given, is
+    the time they share (computed for many groups at once); else it comes from `week_masks`."""
+    if shared is None:
+        if week_masks is None:
+            raise ValueError("explain_group needs week_masks or shared")
+        shared = shared_weeks(week_masks, weeks)
+    per_week = shared
     goals = frozenset.intersection(*(m.goal_areas for m in members))
     langs = frozenset.intersection(*(m.languages for m in members))
     rhythms = {m.rhythm for m in members} - {"flexible"}

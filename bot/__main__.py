@@ -92,12 +92,20 @@ async def _run(settings: Settings) -> int:
         ticker=Ticker(settings.tick_seconds),
     )
     bot = PairBot(deps)
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: loop.create_task(bot.close()))
+        loop.add_signal_handler(sig, stop.set)
     try:
         async with bot:
-            await bot.start(settings.token.get_secret_value())
+            serving = asyncio.create_task(bot.start(settings.token.get_secret_value()))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            # A signal: close while everything is still running, and wait for it to finish
+            # (scheduler, gateway, database), so that nothing is cut off half-way.
+            await bot.close()
+            await serving
     except discord.LoginFailure:
         print("pairbot: Discord refused the token; check PAIRBOT_TOKEN.", file=sys.stderr)
         return 2

@@ -62,6 +62,7 @@ class PairBot(commands.Bot):
         self.deps = deps
         self._extensions = extensions
         self.failed_extensions: list[str] = []
+        self._closed_cleanly = False
         # Built before the cogs load so that features can register their due-work handlers.
         settings = deps.settings
         self.dispatcher = Dispatcher(
@@ -99,7 +100,12 @@ class PairBot(commands.Bot):
         log.info("connected as %s in %d server(s)", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        """Stop the scheduler (letting a running tick finish), the gateway, then the database.
+        Safe to call more than once."""
+        if self._closed_cleanly:
+            return
         await self.deps.ticker.stop()
         await super().close()
         await self.deps.engine.dispose()
+        self._closed_cleanly = True
         log.info("pairbot stopped cleanly")

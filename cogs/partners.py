@@ -95,13 +95,6 @@ def post_view(author_id: int) -> discord.ui.View:
     return view
 
 
-def decision_view(request_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(DecisionButton("accept", request_id))
-    view.add_item(DecisionButton("decline", request_id))
-    return view
-
-
 async def request_pressed(interaction: Interaction, author_user_id: int) -> None:
     bot = _bot(interaction)
     assert interaction.guild_id is not None

@@ -472,6 +472,32 @@ async def _cancel_future_meetings(
         meeting.state = "cancelled"
 
 
+async def _part_ways(
+    session: AsyncSession,
+    *,
+    partnership: Partnership,
+    members: dict[int, Member],
+    leaver_id: int,
+    event: str,
+    text_for: Callable[[Member], str],
+    closed_text: str,
+    now: datetime,
+) -> None:
+    """Tell every member but the one who acted (each in their own words), then close the
+    pair's space: the shared last steps of a decline, a parting, an end and a rematch."""
+    for other in members.values():
+        if other.id != leaver_id:
+            await _dm(
+                session,
+                partnership=partnership,
+                member=other,
+                key=_event_key(partnership, event, now),
+                text=text_for(other),
+                now=now,
+            )
+    await _close_space(session, partnership=partnership, text=closed_text, now=now)
+
+
 async def _close_space(
     session: AsyncSession, *, partnership: Partnership, text: str, now: datetime
 ) -> None:
@@ -714,18 +740,18 @@ async def decide(
         await _finish(session, partnership, reason="declined", now=now)
         for other in members.values():
             await _back_to_pool(other, now)
-            if other.id != member.id:
-                await _dm(
-                    session,
-                    partnership=partnership,
-                    member=other,
-                    key=_event_key(partnership, "declined", now),
-                    text=d.proposal_declined_dm(
-                        [m.user_id for m in members.values() if m.id != other.id]
-                    ),
-                    now=now,
-                )
-        await _close_space(session, partnership=partnership, text=d.proposal_closed_text(), now=now)
+        await _part_ways(
+            session,
+            partnership=partnership,
+            members=members,
+            leaver_id=member.id,
+            event="declined",
+            text_for=lambda other: d.proposal_declined_dm(
+                [m.user_id for m in members.values() if m.id != other.id]
+            ),
+            closed_text=d.proposal_closed_text(),
+            now=now,
+        )
         await session.flush()
         log.info("partnership %s declined", partnership.id)
         return Decision("declined", partnership.id, others)
@@ -1164,19 +1190,18 @@ async def choose_trial(
         )
     elif outcome == "part":
         await _finish(session, partnership, reason="trial_parted", now=now)
-        for other in members.values():
-            if other.id != member.id:
-                await _dm(
-                    session,
-                    partnership=partnership,
-                    member=other,
-                    key=_event_key(partnership, "parted", now),
-                    text=d.trial_parted_dm(
-                        [m.user_id for m in members.values() if m.id != other.id]
-                    ),
-                    now=now,
-                )
-        await _close_space(session, partnership=partnership, text=d.space_closed_text(), now=now)
+        await _part_ways(
+            session,
+            partnership=partnership,
+            members=members,
+            leaver_id=member.id,
+            event="parted",
+            text_for=lambda other: d.trial_parted_dm(
+                [m.user_id for m in members.values() if m.id != other.id]
+            ),
+            closed_text=d.space_closed_text(),
+            now=now,
+        )
     await session.flush()
     log.info("partnership %s trial choice recorded: %s", partnership.id, outcome)
     return TrialResult(outcome, others)
@@ -1222,17 +1247,16 @@ async def _end(
     mine.private_reason = _clean(reason, REASON_MAX)
     members = await _members(session, partnership)
     await _finish(session, partnership, reason=end_reason, now=now)
-    for other in members.values():
-        if other.id != member.id:
-            await _dm(
-                session,
-                partnership=partnership,
-                member=other,
-                key=_event_key(partnership, "ended", now),
-                text=d.ended_dm(member.user_id),
-                now=now,
-            )
-    await _close_space(session, partnership=partnership, text=d.space_closed_text(), now=now)
+    await _part_ways(
+        session,
+        partnership=partnership,
+        members=members,
+        leaver_id=member.id,
+        event="ended",
+        text_for=lambda _other: d.ended_dm(member.user_id),
+        closed_text=d.space_closed_text(),
+        now=now,
+    )
     await session.flush()
     log.info("partnership %s ended by a partner", partnership.id)
     return EndResult(
@@ -1494,17 +1518,16 @@ async def answer_quiet(
         )
     await _finish(session, partnership, reason="rematch", now=now)
     await _back_to_pool(member, now)
-    for other in members.values():
-        if other.id != member.id:
-            await _dm(
-                session,
-                partnership=partnership,
-                member=other,
-                key=_event_key(partnership, "rematch", now),
-                text=d.rematch_ended_dm(),
-                now=now,
-            )
-    await _close_space(session, partnership=partnership, text=d.space_closed_text(), now=now)
+    await _part_ways(
+        session,
+        partnership=partnership,
+        members=members,
+        leaver_id=member.id,
+        event="rematch",
+        text_for=lambda _other: d.rematch_ended_dm(),
+        closed_text=d.space_closed_text(),
+        now=now,
+    )
     await session.flush()
     log.info("partnership %s ended for a rematch", partnership.id)
     return QuietResult(True, others)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import random
 import re
@@ -602,6 +603,50 @@ HELPS = (
 FEEDBACK = ("Nice work, keep going!", "Halfway is still progress.", "Proud of you!")
 
 
+async def privacy(demo: Demo) -> None:
+    """A member takes a copy of their data and then deletes it; their partner is told kindly.
+    A visitor who never used the bot asks too, and is told there is nothing."""
+    demo.out.heading(f"{demo.now_text()}: a member takes their data and leaves")
+    chosen = next(
+        (people for _, people in reversed(_pairs(demo)) if people[0].name not in demo.featured),
+        None,
+    )
+    if chosen is None:
+        return
+    leaver, partner = chosen[0], chosen[1]
+    member = demo.members[leaver.name]
+    copy = await _act(demo, f"{leaver.name} exporting", member.slash("privacy export"))
+    if copy is not None and copy.attachments:
+        file = copy.attachments[0]
+        sections = [key for key, value in json.loads(file.data).items() if value]
+        demo.out.sees(
+            leaver.name,
+            leaver.zone,
+            "/privacy export (only them)",
+            f"{copy.content}\n📎 {file.filename}, {file.size:,} bytes: {', '.join(sections)}",
+        )
+        demo.stats["data exports"] += 1
+    asked = await _act(demo, f"{leaver.name} deleting", member.slash("privacy delete"))
+    if asked is None:
+        return
+    demo.out.sees(leaver.name, leaver.zone, "/privacy delete (only them)", asked.content)
+    done = await _act(demo, f"{leaver.name} confirming", member.press(asked, "Delete everything"))
+    if done is None:
+        return
+    demo.out.sees(leaver.name, leaver.zone, "after pressing Delete everything", done.content)
+    demo.stats["members who deleted their data"] += 1
+    await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
+    told = next(
+        (m for m in reversed(demo.members[partner.name].dms()) if "has ended" in m.content), None
+    )
+    if told is not None:
+        demo.out.sees(partner.name, partner.zone, "in a DM", told.content)
+    visitor = demo.sb.member("visitor")
+    nothing = await _act(demo, "a visitor exporting", visitor.slash("privacy export"))
+    if nothing is not None:
+        demo.out.sees("a visitor", None, "/privacy export (only them)", nothing.content)
+
+
 STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
     write_profiles,
     join_pool,
@@ -609,6 +654,7 @@ STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
     matching_round,
     partners_meet,
     accountability_weeks,
+    privacy,
 )
 
 

@@ -95,3 +95,26 @@ async def _existing_thread(bot: PairBot, thread_id: int | None) -> discord.Threa
     except (discord.NotFound, discord.Forbidden):
         return None
     return fetched if isinstance(fetched, discord.Thread) else None
+
+
+REMOVED_POST = "*This member has left the partner search.*"
+
+
+async def delete_post(bot: PairBot, *, thread_id: int) -> None:
+    """Delete a member's forum post (their words go with it). Without the Manage Threads
+    permission the bot can't delete it: its own starter message is blanked and the post closed
+    instead. Safe to repeat; a post that is gone already is fine."""
+    thread = await _existing_thread(bot, thread_id)
+    if thread is None:
+        return
+    try:
+        await thread.delete()
+        return
+    except discord.Forbidden:
+        log.warning("no permission to delete forum post %s; blanking it instead", thread_id)
+    starter = await thread.fetch_message(thread.id)
+    await starter.edit(
+        content=REMOVED_POST, view=None, allowed_mentions=discord.AllowedMentions.none()
+    )
+    locked = thread.permissions_for(thread.guild.me).manage_threads
+    await thread.edit(name="Removed", archived=True, locked=locked)

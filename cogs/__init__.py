@@ -10,4 +10,5 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.goals",
     "cogs.pairs",
+    "cogs.privacy",
 )

@@ -104,6 +104,16 @@ def private_fields(private: MemberPrivate | None) -> p.PrivateFields:
     )
 
 
+def is_blank(member: Member) -> bool:
+    """Whether the member row holds nothing the member entered: a member who has not written a
+    profile yet, or one who deleted their data (``/privacy delete``)."""
+    return not (
+        member.timezone or member.availability or member.goal_areas or member.intro
+        or member.goals_text or member.rhythm or member.medium or member.languages
+        or member.checkin_time or member.pool_status != "idle"
+    )
+
+
 async def get_profile(session: AsyncSession, *, guild_id: int, user_id: int) -> p.Profile | None:
     """The member's own full view (public and private), or ``None`` if they have none yet."""
     member = (
@@ -113,7 +123,7 @@ async def get_profile(session: AsyncSession, *, guild_id: int, user_id: int) -> 
             .where(Member.guild_id == guild_id, Member.user_id == user_id)
         )
     ).scalar_one_or_none()
-    if member is None:
+    if member is None or (is_blank(member) and member.private is None):
         return None
     return p.Profile(
         public=public_profile(member),

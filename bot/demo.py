@@ -491,6 +491,12 @@ async def accountability_weeks(demo: Demo) -> None:
     for name in demo.featured[:1]:
         status = await demo.members[name].slash("pair status")
         demo.out.sees(name, demo.zone_of(name), "/pair status", status.text)
+        stats = await demo.members[name].slash("stats")
+        pictures = "".join(
+            f"\n📎 {a.filename} ({a.size:,} bytes: a chart of their weeks)"
+            for a in stats.attachments
+        )
+        demo.out.sees(name, demo.zone_of(name), "/stats (only them)", stats.text + pictures)
 
 
 async def _respond(demo: Demo, rng: random.Random) -> None:

@@ -10,6 +10,7 @@ restarts is still received.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import PairBot
+from bot.charts import weekly_chart
 from bot.db import unit_of_work
 from bot.domain import goals as g
 from bot.domain.posts import ts
@@ -761,6 +763,28 @@ class Goals(commands.Cog):
                 "streak stays unbroken. Enjoy the break!"
             )
         await send_ephemeral(interaction, text)
+
+    @app_commands.command(name="stats", description="Your streak, completion and patterns")
+    @app_commands.guild_only()
+    async def stats(self, interaction: Interaction) -> None:
+        assert interaction.guild_id is not None
+        await _thinking(interaction)
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            found = await goals.stats_for(
+                session,
+                guild_id=interaction.guild_id,
+                user_id=interaction.user.id,
+                now=self.bot.deps.clock.now(),
+            )
+        if found is None:
+            await send_ephemeral(
+                interaction,
+                "No goals yet, so no stats yet. Add one with `/goal add` and your weeks will "
+                "show up here. 🌱",
+            )
+            return
+        picture = discord.File(io.BytesIO(weekly_chart(found.weeks)), filename="my-weeks.png")
+        await send_ephemeral(interaction, found.render(), file=picture)
 
 
 async def setup(bot: PairBot) -> None:

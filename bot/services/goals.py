@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.domain import goals as g
 from bot.domain.posts import ts
 from bot.domain.recurrence import Recurrence, occurrence_key, occurrences
+from bot.domain.stats import MemberStats, member_stats
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.services import outbox
 from bot.services.guilds import get_settings
@@ -1250,6 +1251,32 @@ async def streak_for(session: AsyncSession, *, member_id: int, now: datetime) ->
     progress = {g.week_start(due) for due in rows.scalars()}
     snoozed = await snoozed_weeks(session, member_id=member_id)
     return g.streak_weeks(progress, snoozed, current_week=g.week_start(g.local_date(now, zone)))
+
+
+async def stats_for(
+    session: AsyncSession, *, guild_id: int, user_id: int, now: datetime
+) -> MemberStats | None:
+    """The member's own ``/stats``; ``None`` while they have no goals at all."""
+    member = await find_member(session, guild_id=guild_id, user_id=user_id)
+    if member is None:
+        return None
+    history = await _history(session, member=member, now=now)
+    open_goals = await session.scalar(
+        select(func.count()).select_from(Goal).where(
+            Goal.member_id == member.id, Goal.status == "open"
+        )
+    ) or 0
+    if not history and not open_goals:
+        return None
+    zone = member.timezone or DEFAULT_ZONE
+    return member_stats(
+        history,
+        snoozed=await snoozed_weeks(session, member_id=member.id),
+        open_goals=open_goals,
+        streak=await streak_for(session, member_id=member.id, now=now),
+        today=g.local_date(now, zone),
+        zone=zone,
+    )
 
 
 async def forget_member_goals(session: AsyncSession, *, member_id: int) -> int:

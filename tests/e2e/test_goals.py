@@ -5,8 +5,10 @@ them with notes, give each other feedback, and look back at missed goals at the 
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
+from PIL import Image
 from sqlalchemy import func, select
 
 from bot.db import unit_of_work
@@ -305,3 +307,41 @@ def test_a_full_goal_list_stays_within_discords_embed_limits() -> None:
     assert all(len(e.get("description", "")) <= 4096 for e in embeds)
     assert sum(sizes) <= 6000
     assert "more" in embeds[2]["description"]  # cut with a count, not silently
+
+
+async def test_stats_show_my_weeks_in_words_and_a_picture(sb: Sandbox) -> None:
+    aki, bia, _ = await pair_up(sb)
+    empty = await bia.slash("stats")
+    assert empty.ephemeral and "No goals yet" in empty.content and not empty.attachments
+
+    await add_goal(aki, "write 2,000 words", due="this week", area="writing")
+    await add_goal(aki, "read a chapter", due="this week", area="study")
+    choices = await aki.autocomplete("goal done", "goal", "write")
+    await aki.slash("goal done", goal=choices[0]["value"])
+    # Aki's week ends (Sunday 21:30 Tokyo): the open goal is missed; she says why.
+    await travel(sb, SUNDAY_REVIEW_TOKYO + timedelta(minutes=5))
+    [prompt] = [m for m in aki.dms() if "End of the week" in m.content]
+    why = await aki.press(prompt, "1. read a chapter")
+    form = await aki.choose(why, ["work"])
+    assert form.modal is not None
+    await aki.submit(form.modal, {"help": "Read on the train."})
+    # The next week (Monday morning in Tokyo) starts with a goal done.
+    await travel(sb, datetime(2026, 1, 12, 1, 0, tzinfo=UTC))
+    await add_goal(aki, "run twice", due="this week", area="fitness")
+    choices = await aki.autocomplete("goal done", "goal", "run")
+    await aki.slash("goal done", goal=choices[0]["value"])
+    await add_goal(aki, "call the bank", due="next week")
+
+    shown = await aki.slash("stats")
+    assert shown.ephemeral
+    text = shown.content
+    assert "Streak: **2 weeks**" in text
+    assert "✅ 2 done, 🟡 0 partly, ❌ 1 missed: **67 %** completion." in text
+    assert "1 goal still open." in text
+    assert "too much work ×1" in text
+    assert "<t:" in text  # week dates as Discord timestamps
+    [picture] = shown.attachments
+    assert picture.filename == "my-weeks.png"
+    assert Image.open(io.BytesIO(picture.data)).size == (720, 360)
+    others = await bia.slash("stats")  # stats are their owner's alone
+    assert "No goals yet" in others.content

@@ -1,0 +1,152 @@
+"""A member's own statistics (``/stats``): weekly goal tallies, streak, completion rate, the
+reasons they gave for misses and the pattern an outside eye would name. Pure: the service hands
+in the member's goal history in their own dates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from bot.domain.goals import REASON_PHRASES, GoalRecord, find_pattern, week_start
+
+STATS_WEEKS: Final = 8
+"""Weeks shown, the current one last."""
+
+
+@dataclass(frozen=True)
+class WeekTally:
+    """One member-local week (Monday ``week``): finished goals by outcome, and whether it was a
+    week off."""
+
+    week: date
+    done: int = 0
+    partly: int = 0
+    missed: int = 0
+    snoozed: bool = False
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.partly + self.missed
+
+
+@dataclass(frozen=True)
+class MemberStats:
+    weeks: tuple[WeekTally, ...]
+    streak: int
+    open_goals: int
+    reasons: tuple[tuple[str, int], ...]
+    """Reasons given for misses in the shown weeks, most frequent first."""
+    pattern: str | None
+    zone: str
+
+    @property
+    def done(self) -> int:
+        return sum(w.done for w in self.weeks)
+
+    @property
+    def partly(self) -> int:
+        return sum(w.partly for w in self.weeks)
+
+    @property
+    def missed(self) -> int:
+        return sum(w.missed for w in self.weeks)
+
+    @property
+    def completion(self) -> float | None:
+        """Done counts whole, partly half, over the finished goals of the shown weeks."""
+        finished = self.done + self.partly + self.missed
+        return None if finished == 0 else (self.done + self.partly / 2) / finished
+
+    def render(self) -> str:
+        """In words, with week dates as Discord timestamps (each reader sees their own date)."""
+        first = self.weeks[0].week
+        count = len(self.weeks)
+        span = f"{count} week{'s' if count != 1 else ''}"
+        lines = [f"📊 **Your goals since {_stamp(first, self.zone)}** ({span})"]
+        weeks = "week" if self.streak == 1 else "weeks"
+        lines.append(
+            f"🔥 Streak: **{self.streak} {weeks}** in a row with progress."
+            if self.streak
+            else "🔥 No streak yet: one goal done (or partly) this week starts one."
+        )
+        if self.completion is None:
+            lines.append("No finished goals in these weeks yet.")
+        else:
+            lines.append(
+                f"✅ {self.done} done, 🟡 {self.partly} partly, ❌ {self.missed} missed: "
+                f"**{round(100 * self.completion)} %** completion."
+            )
+        if self.open_goals:
+            plural = "s" if self.open_goals != 1 else ""
+            lines.append(f"{self.open_goals} goal{plural} still open.")
+        if self.reasons:
+            said = ", ".join(f"{REASON_PHRASES[code]} ×{count}" for code, count in self.reasons)
+            lines.append(f"Why goals were missed, as you said: {said}.")
+        if self.pattern:
+            lines.append(f"🔎 {self.pattern}")
+        best = max(self.weeks, key=lambda w: (w.done, w.partly, w.week))
+        if best.done:
+            lines.append(
+                f"Best week: the week of {_stamp(best.week, self.zone)} ({best.done} done)."
+            )
+        off = sum(w.snoozed for w in self.weeks)
+        if off:
+            lines.append(f"Weeks off: {off} (they never break a streak).")
+        return "\n".join(lines)
+
+
+def _stamp(day: date, zone: str) -> str:
+    """A member-local date as a Discord date timestamp (noon, so every reader's zone shows the
+    same day)."""
+    moment = datetime.combine(day, time(12), tzinfo=ZoneInfo(zone))
+    return f"<t:{int(moment.timestamp())}:D>"
+
+
+def member_stats(
+    history: Sequence[GoalRecord],
+    *,
+    snoozed: set[date],
+    open_goals: int,
+    streak: int,
+    today: date,
+    zone: str,
+    weeks: int = STATS_WEEKS,
+) -> MemberStats:
+    """Tally ``history`` (finished goals, member-local dates) week by week up to the one holding
+    ``today``: from the member's first goal, at most ``weeks`` weeks."""
+    current = week_start(today)
+    # From the member's first goal on, at most `weeks` weeks back.
+    first = min((week_start(r.due) for r in history), default=current)
+    back = min(weeks - 1, max(0, (current - first).days // 7))
+    starts = [current - timedelta(days=7 * k) for k in range(back, -1, -1)]
+    by_week: dict[date, Counter[str]] = {w: Counter() for w in starts}
+    reasons: Counter[str] = Counter()
+    for record in history:
+        week = week_start(record.due)
+        if week in by_week:
+            by_week[week][record.status] += 1
+            if record.status == "missed" and record.reason in REASON_PHRASES:
+                reasons[record.reason] += 1
+    tallies = tuple(
+        WeekTally(
+            week=w,
+            done=by_week[w]["done"],
+            partly=by_week[w]["partly"],
+            missed=by_week[w]["missed"],
+            snoozed=w in snoozed,
+        )
+        for w in starts
+    )
+    found = find_pattern(history)
+    return MemberStats(
+        weeks=tallies,
+        streak=streak,
+        open_goals=open_goals,
+        reasons=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        pattern=found.sentence() if found else None,
+        zone=zone,
+    )

@@ -497,6 +497,8 @@ async def accountability_weeks(demo: Demo) -> None:
             for a in stats.attachments
         )
         demo.out.sees(name, demo.zone_of(name), "/stats (only them)", stats.text + pictures)
+    overview = await demo.sb.moderator.slash("admin stats")
+    demo.out.sees("the moderator", None, "/admin stats (only them)", overview.text)
 
 
 async def _respond(demo: Demo, rng: random.Random) -> None:

@@ -23,7 +23,7 @@ from bot.db import unit_of_work
 from bot.domain import community
 from bot.errors import PairbotError
 from bot.interactions import send_ephemeral
-from bot.services import guilds, matching, outbox
+from bot.services import guilds, insights, matching, outbox
 from bot.services.matching import RoundReport
 from bot.services.outbox import DueWork, ScheduleEntry
 from bot.services.ports import CONTENT_LIMIT
@@ -242,6 +242,16 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
         await send_ephemeral(
             interaction, render_schedule(due=due, failures=failures, counts=counts)
         )
+
+    @app_commands.command(name="stats", description="Pool, pairs, health and check-in rates")
+    async def stats(self, interaction: discord.Interaction[PairBot]) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            found = await insights.community_stats(
+                session, guild_id=interaction.guild_id, now=self.bot.deps.clock.now()
+            )
+        await send_ephemeral(interaction, found.render())
 
 
 REQUIRED_FORUM = ("view_channel", "send_messages", "create_public_threads", "manage_threads")

@@ -150,3 +150,92 @@ def member_stats(
         pattern=found.sentence() if found else None,
         zone=zone,
     )
+
+
+COMMUNITY_WINDOW: Final = timedelta(days=28)
+
+
+@dataclass(frozen=True)
+class LastRound:
+    ran_at: datetime
+    pool_size: int
+    groups: int
+    unmatched: int
+
+
+@dataclass(frozen=True)
+class CommunityStats:
+    """Counts for moderators (``/admin stats``): never a name, a reason or a private field."""
+
+    since: datetime
+    profiles: int
+    seeking: int
+    paused: int
+    proposed: int
+    trial: int
+    active: int
+    with_meeting: int
+    quiet: int
+    started: int
+    ended: tuple[tuple[str, int], ...]
+    meetings_held: int
+    meetings_past: int
+    checkins_asked: int
+    checkins_answered: int
+    done: int
+    partly: int
+    missed: int
+    open_reports: int
+    last_round: LastRound | None
+
+    def render(self) -> str:
+        live = self.trial + self.active
+        lines = [f"📈 **pairbot in this server** (the last 28 days: since {_ts(self.since, 'D')})"]
+        lines.append(
+            f"**Members**: {self.profiles} with a profile · {self.seeking} looking for a partner"
+            f" · {self.paused} taking a break"
+        )
+        ended = ", ".join(f"{reason} {count}" for reason, count in self.ended)
+        lines.append(
+            f"**Pairs**: {self.active} active · {self.trial} in their trial · {self.proposed} "
+            f"proposal{'s' if self.proposed != 1 else ''} waiting · {self.started} started, "
+            f"{sum(c for _, c in self.ended)} ended" + (f" ({ended})" if ended else "")
+        )
+        health = [f"{self.with_meeting} of {live} pairs have a meeting time"]
+        if self.quiet:
+            health.append(f"{self.quiet} with a partner gone quiet")
+        if self.meetings_past:
+            health.append(
+                f"meetings held {self.meetings_held} of {self.meetings_past} "
+                f"({_percent(self.meetings_held, self.meetings_past)})"
+            )
+        lines.append("**Health**: " + " · ".join(health))
+        checkins = f"{self.checkins_asked} asked"
+        if self.checkins_asked:
+            checkins += (
+                f", {self.checkins_answered} answered "
+                f"({_percent(self.checkins_answered, self.checkins_asked)})"
+            )
+        finished = self.done + self.partly + self.missed
+        goals = f"{self.done} done, {self.partly} partly, {self.missed} missed"
+        if finished:
+            goals += f" ({_percent(self.done + self.partly / 2, finished)} completion)"
+        lines.append(f"**Check-ins**: {checkins} · **Goals**: {goals}")
+        lines.append(f"**Reports**: {self.open_reports} open")
+        if self.last_round is None:
+            lines.append("**Last round**: none yet")
+        else:
+            r = self.last_round
+            lines.append(
+                f"**Last round**: {_ts(r.ran_at, 'f')}: {r.pool_size} in the pool, "
+                f"{r.groups} group{'s' if r.groups != 1 else ''}, {r.unmatched} unmatched"
+            )
+        return "\n".join(lines)
+
+
+def _ts(moment: datetime, style: str) -> str:
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def _percent(part: float, whole: int) -> str:
+    return f"{round(100 * part / whole)} %"

@@ -413,3 +413,25 @@ async def test_a_quiet_partner_is_noticed_and_the_other_is_offered_a_rematch(
     await sb.advance(timedelta(minutes=3))
     assert thread.archived and thread.locked
     assert "seeking" in (await alice.slash("profile show")).content
+
+
+async def test_moderators_see_counts_and_nothing_private(sb: Sandbox) -> None:
+    alice, bob, _ = await partners(sb)
+    await join(sb, "carol")
+    empty = await sb.moderator.slash("admin stats")
+    assert "0 of 1 pairs have a meeting time" in empty.content
+    await alice.slash("pair meeting", day=0, time="19:00", zone="Europe/Berlin")
+
+    shown = await sb.moderator.slash("admin stats")
+    text = shown.content
+    assert shown.ephemeral
+    assert "3 with a profile · 1 looking for a partner · 0 taking a break" in text
+    assert "0 active · 1 in their trial · 0 proposals waiting · 1 started, 0 ended" in text
+    assert "1 of 1 pairs have a meeting time" in text
+    assert "**Last round**: none yet" in text and "<t:" in text
+    for private in ("alice", "bob", "carol", "woman", "35-44", str(alice.id), str(bob.id)):
+        assert private not in text
+
+    sb.guild.allow_command("admin", bob)
+    refused = await bob.slash("admin stats")
+    assert refused.ephemeral and "can't use that command" in refused.content

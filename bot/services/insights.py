@@ -1,0 +1,120 @@
+"""``/admin stats``: how the community's partnerships are doing, in counts only (never a name,
+a reason or a private field)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.stats import COMMUNITY_WINDOW, CommunityStats, LastRound
+from bot.services.guilds import get_settings
+from models import (
+    CheckIn,
+    Goal,
+    MatchRound,
+    Meeting,
+    MeetingAnswer,
+    Member,
+    Partnership,
+    PartnershipMember,
+    Report,
+)
+
+
+async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime) -> CommunityStats:
+    since = now - COMMUNITY_WINDOW
+    settings = await get_settings(session, guild_id=guild_id, now=now)
+
+    async def count(query: Any) -> int:
+        return int(await session.scalar(query) or 0)
+
+    members = select(func.count()).select_from(Member).where(Member.guild_id == guild_id)
+    pairs = select(func.count()).select_from(Partnership).where(Partnership.guild_id == guild_id)
+    live = pairs.where(Partnership.state.in_(("trial", "active")))
+    quiet_since = now - timedelta(weeks=settings.ghost_weeks)
+    quiet_member = exists().where(
+        PartnershipMember.partnership_id == Partnership.id,
+        func.coalesce(PartnershipMember.last_active_at, Partnership.started_at) < quiet_since,
+    )
+    ended_rows = await session.execute(
+        select(Partnership.end_reason, func.count())
+        .where(
+            Partnership.guild_id == guild_id,
+            Partnership.state == "ended",
+            Partnership.ended_at >= since,
+        )
+        .group_by(Partnership.end_reason)
+        .order_by(func.count().desc(), Partnership.end_reason)
+    )
+    meetings = (
+        select(func.count())
+        .select_from(Meeting)
+        .join(Partnership, Partnership.id == Meeting.partnership_id)
+        .where(
+            Partnership.guild_id == guild_id,
+            Meeting.state != "cancelled",
+            Meeting.occurs_at >= since,
+            Meeting.occurs_at <= now,
+        )
+    )
+    held = meetings.where(
+        exists().where(MeetingAnswer.meeting_id == Meeting.id, MeetingAnswer.answer == "yes")
+    )
+    checkins = (
+        select(func.count())
+        .select_from(CheckIn)
+        .join(Goal, Goal.id == CheckIn.goal_id)
+        .where(Goal.guild_id == guild_id, CheckIn.asked_for >= since, CheckIn.asked_for <= now)
+    )
+    goal_rows = dict(
+        (
+            await session.execute(
+                select(Goal.status, func.count())
+                .where(
+                    Goal.guild_id == guild_id,
+                    Goal.due_date >= since.date(),
+                    Goal.due_date <= now.date(),
+                )
+                .group_by(Goal.status)
+            )
+        ).all()
+    )
+    last = (
+        await session.execute(
+            select(MatchRound)
+            .where(MatchRound.guild_id == guild_id)
+            .order_by(MatchRound.ran_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return CommunityStats(
+        since=since,
+        profiles=await count(members.where(Member.timezone.is_not(None))),
+        seeking=await count(members.where(Member.pool_status == "seeking")),
+        paused=await count(members.where(Member.pool_status == "paused")),
+        proposed=await count(pairs.where(Partnership.state == "proposed")),
+        trial=await count(pairs.where(Partnership.state == "trial")),
+        active=await count(pairs.where(Partnership.state == "active")),
+        with_meeting=await count(live.where(Partnership.meeting_time.is_not(None))),
+        quiet=await count(live.where(quiet_member)),
+        started=await count(pairs.where(Partnership.started_at >= since)),
+        ended=tuple((reason or "ended", int(n)) for reason, n in ended_rows.all()),
+        meetings_held=await count(held),
+        meetings_past=await count(meetings),
+        checkins_asked=await count(checkins),
+        checkins_answered=await count(checkins.where(CheckIn.answer.is_not(None))),
+        done=int(goal_rows.get("done", 0)),
+        partly=int(goal_rows.get("partly", 0)),
+        missed=int(goal_rows.get("missed", 0)),
+        open_reports=await count(
+            select(func.count()).select_from(Report).where(
+                and_(Report.guild_id == guild_id, Report.state == "open")
+            )
+        ),
+        last_round=None if last is None else LastRound(
+            last.ran_at, last.pool_size, last.groups, last.unmatched
+        ),
+    )

@@ -150,3 +150,15 @@ async def test_a_block_against_a_member_survives_their_deletion(sb: Sandbox) -> 
     async with unit_of_work(sb.bot.deps.sessions) as session:
         assert await pool.is_blocked_either_way(session, a=a.id, b=c.id)
         assert await session.scalar(select(func.count()).select_from(Block)) == 1
+
+
+async def test_a_request_from_someone_who_deleted_their_data_is_gone_politely(
+    sb: Sandbox,
+) -> None:
+    alice, bob = await join(sb, "alice"), await join(sb, "bob")
+    post = next(t for t in sb.forum.threads if t.name.startswith("alice"))
+    await bob.press(post.messages[0], "Request partnership")
+    card = await alice.wait_for_dm("would like to be your accountability partner")
+    await bob.press(await bob.slash("privacy delete"), "Delete everything")
+    answer = await alice.press(card, "Accept")
+    assert answer.ephemeral and "no longer exists" in answer.content

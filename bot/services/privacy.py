@@ -123,6 +123,7 @@ async def export_member(
             "started_at": _when(ship.started_at),
             "ended_at": _when(ship.ended_at),
             "end_reason": ship.end_reason,
+            "why_matched": ship.explanation,
             "my_answer": mine.accepted,
             "my_private_reason": mine.private_reason,
             "my_trial_choice": mine.trial_choice,
@@ -228,6 +229,9 @@ async def export_member(
             "status": member.pool_status,
             "paused_until": _when(member.paused_until),
             "waiting_since": _when(member.waiting_since),
+            "matched_first_next_round": member.priority,
+            "forum_post_id": None if member.forum_post_id is None else str(member.forum_post_id),
+            "dms_closed": member.dms_closed,
         },
         "blocked": [
             {"user_id": await user_of(b.blocked_id), "since": _when(b.created_at)} for b in blocks

@@ -53,6 +53,8 @@ async def test_the_export_holds_my_data_and_nothing_private_of_anyone_else(sb: S
     assert mine["private"]["age_bracket"] == "35-44"
     [ship] = mine["partnerships"]
     assert ship["partner_user_ids"] == [str(bob.id)] and ship["end_reason"] == "declined"
+    assert ship["why_matched"]["shared_areas"] == ["writing"]
+    assert mine["pool"]["status"] == "seeking" and mine["pool"]["forum_post_id"]
     assert [g["text"] for g in mine["goals"]] == ["Finish chapter three"]
     raw = json.dumps(mine)
     assert SECRET not in raw  # bob's decline reason is bob's

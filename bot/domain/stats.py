@@ -201,7 +201,8 @@ class CommunityStats:
             f"proposal{'s' if self.proposed != 1 else ''} waiting · {self.started} started, "
             f"{sum(c for _, c in self.ended)} ended" + (f" ({ended})" if ended else "")
         )
-        health = [f"{self.with_meeting} of {live} pairs have a meeting time"]
+        health = [f"{self.with_meeting} of {live} pairs have a meeting time" if live
+                  else "no pairs meeting yet"]
         if self.quiet:
             health.append(f"{self.quiet} with a partner gone quiet")
         if self.meetings_past:

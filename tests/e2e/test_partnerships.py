@@ -416,6 +416,8 @@ async def test_a_quiet_partner_is_noticed_and_the_other_is_offered_a_rematch(
 
 
 async def test_moderators_see_counts_and_nothing_private(sb: Sandbox) -> None:
+    fresh = await sb.moderator.slash("admin stats")
+    assert "0 with a profile" in fresh.content and "no pairs meeting yet" in fresh.content
     alice, bob, _ = await partners(sb)
     await join(sb, "carol")
     empty = await sb.moderator.slash("admin stats")

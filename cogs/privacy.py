@@ -67,8 +67,9 @@ class DeleteConfirm(BaseView):
             # The same words whether or not a row was kept: which records point at someone
             # (a block, a report) is not theirs to learn.
             text += (
-                " Where other members' own records mention you (a partnership you shared), "
-                "your Discord ID stays so their history stays true. Take care! 👋"
+                " Where other members' own records include you (a partnership you shared), "
+                "your Discord ID and your part of that history (dates, \"did you meet?\" "
+                "answers) stay, so theirs stays true. Take care! 👋"
             )
         await interaction.edit_original_response(content=text, view=None, allowed_mentions=NO_PINGS)
         bot.deps.ticker.kick()  # the partner's notice, the space and the post go via the outbox

@@ -86,7 +86,7 @@ async def test_delete_asks_first_then_ends_the_partnership_kindly(sb: Sandbox) -
     asked = await alice.slash("privacy delete")
     done = await alice.press(asked, "Delete everything")
     assert "is deleted" in done.content and "partner was told kindly" in done.content
-    assert "your Discord ID stays" in done.content  # bob's history keeps the pair
+    assert "your Discord ID and your part of that history" in done.content  # for bob
     await sb.advance(timedelta(minutes=3))  # the thread closes a moment after the goodbye
     await sb.tick()
     await sb.emu.wait_for(lambda: thread.archived and thread.locked)

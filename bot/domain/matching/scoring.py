@@ -177,10 +177,12 @@ def evaluate_pairs(p: PoolArrays, rows: Idx, cols: Idx) -> PairEval:
     for w in range(1, p.masks.shape[0]):
         np.minimum(overlap, _overlap(p, w, rows, cols), out=overlap)
     points = _finish(p, overlap, rows, cols)
-    for x, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
-        banned = p.forbidden.get(r)
-        if r == c or (banned is not None and c in banned):
-            points[x] = NOT_ALLOWED
+    bad = rows == cols
+    if p.forbidden:
+        n = np.int64(p.n)
+        banned = np.concatenate([r * n + f for r, f in p.forbidden.items()])
+        bad |= np.isin(rows.astype(np.int64) * n + cols, banned)
+    points[bad] = NOT_ALLOWED
     return PairEval(points=points, overlap_slots=overlap)
 
 

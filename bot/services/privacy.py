@@ -11,8 +11,10 @@ Deleting ends a live partnership the way ``/pair end`` does (the partner is told
 private space closes), calls back pending messages that quote them, drops the messages
 addressed to them, has their forum post deleted, and removes every row that is theirs. Where
 another member's own records point at them (a partner's history, a block someone made so that
-they are never matched again, a report about them for the moderators), a bare row with their
-Discord ID alone is kept so those records stay true; otherwise the member row goes too.
+they are never matched again, a report about them for the moderators), a bare member row
+with their Discord ID is kept, with their part of a shared partnership's history (membership
+without the private reason, "did you meet?" answers), so those records stay true; otherwise
+the member row goes too, and the database removes the rest with it.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from discord.ext import commands
 from bot.app import Deps, PairBot
 from bot.db import unit_of_work
 from bot.domain import community
+from bot.domain.timezones import ts
 from bot.errors import PairbotError
 from bot.interactions import send_ephemeral
 from bot.services import guilds, insights, matching, outbox
@@ -71,8 +72,7 @@ def _channel(channel_id: int | None) -> str:
 
 def stamp(moment: datetime) -> str:
     """A time every moderator reads in their own zone: Discord renders these client-side."""
-    unix = int(moment.timestamp())
-    return f"<t:{unix}:f> (<t:{unix}:R>)"
+    return f"{ts(moment, 'f')} ({ts(moment, 'R')})"
 
 
 def target(entry: ScheduleEntry) -> str:

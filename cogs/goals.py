@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import discord
 from discord import app_commands
@@ -32,6 +32,8 @@ from bot.services.goals import GoalBoard, GoalView
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 Interaction = discord.Interaction[Any]
 SCHEDULE_EVERY = timedelta(minutes=10)
 LIST_EMBED_BUDGET = 2800
@@ -46,6 +48,23 @@ async def _thinking(interaction: Interaction) -> None:
     """Answer within Discord's 3 seconds whatever the database does; the reply follows."""
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def _for_member(
+    bot: PairBot, interaction: Interaction, service: Callable[..., Awaitable[T]], /, **options: Any
+) -> T:
+    """Defer privately, then run one service call for the member who asked, in one unit of
+    work (the service takes the session, guild_id, user_id and now, plus ``options``)."""
+    assert interaction.guild_id is not None
+    await _thinking(interaction)
+    async with unit_of_work(bot.deps.sessions) as session:
+        return await service(
+            session,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            now=bot.deps.clock.now(),
+            **options,
+        )
 
 
 # --------------------------------------------------------------------------- rendering
@@ -568,15 +587,7 @@ class Goals(commands.Cog):
 
     @goal.command(name="list", description="Your goals and your partner's, with their status")
     async def list_(self, interaction: Interaction) -> None:
-        assert interaction.guild_id is not None
-        await _thinking(interaction)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            board = await goals.list_goals(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                now=self.bot.deps.clock.now(),
-            )
+        board = await _for_member(self.bot, interaction, goals.list_goals)
         await send_ephemeral(
             interaction, "📋 Goals (dates show in your own time):", embeds=board_embeds(board)
         )
@@ -604,16 +615,7 @@ class Goals(commands.Cog):
     @goal.command(name="done", description="Mark one of your goals done")
     @app_commands.describe(goal="Pick one of your goals")
     async def done(self, interaction: Interaction, goal: str) -> None:
-        assert interaction.guild_id is not None
-        await _thinking(interaction)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            view = await goals.complete_goal(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                goal_ref=goal,
-                now=self.bot.deps.clock.now(),
-            )
+        view = await _for_member(self.bot, interaction, goals.complete_goal, goal_ref=goal)
         await send_ephemeral(
             interaction, f"✅ **{view.text}**: done! Nice work. Your partner will see it. 🎉"
         )
@@ -639,19 +641,9 @@ class Goals(commands.Cog):
         due: str | None = None,
         area: str | None = None,
     ) -> None:
-        assert interaction.guild_id is not None
-        await _thinking(interaction)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            view = await goals.edit_goal(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                goal_ref=goal,
-                text=text,
-                due=due,
-                area=area,
-                now=self.bot.deps.clock.now(),
-            )
+        view = await _for_member(
+            self.bot, interaction, goals.edit_goal, goal_ref=goal, text=text, due=due, area=area
+        )
         await send_ephemeral(
             interaction, f"✏️ Updated: **{view.text}**, due {ts(view.deadline, 'F')}."
         )
@@ -677,16 +669,7 @@ class Goals(commands.Cog):
     @goal.command(name="drop", description="Let go of a goal (it won't count as missed)")
     @app_commands.describe(goal="Pick one of your open goals")
     async def drop(self, interaction: Interaction, goal: str) -> None:
-        assert interaction.guild_id is not None
-        await _thinking(interaction)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            view = await goals.drop_goal(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                goal_ref=goal,
-                now=self.bot.deps.clock.now(),
-            )
+        view = await _for_member(self.bot, interaction, goals.drop_goal, goal_ref=goal)
         await send_ephemeral(
             interaction,
             f"➖ Dropped **{view.text}**. Changing plans is fine: no more check-ins on it.",
@@ -743,17 +726,9 @@ class Goals(commands.Cog):
         week: app_commands.Choice[str],
         undo: bool = False,
     ) -> None:
-        assert interaction.guild_id is not None
-        await _thinking(interaction)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            result = await goals.snooze(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                week=week.value,
-                undo=undo,
-                now=self.bot.deps.clock.now(),
-            )
+        result = await _for_member(
+            self.bot, interaction, goals.snooze, week=week.value, undo=undo
+        )
         span = f"{ts(result.starts_at, 'D')} – {ts(result.ends_at - timedelta(minutes=1), 'D')}"
         if result.undone:
             text = f"Welcome back! Check-ins are on again for the week of {span}."
@@ -767,15 +742,7 @@ class Goals(commands.Cog):
     @app_commands.command(name="stats", description="Your streak, completion and patterns")
     @app_commands.guild_only()
     async def stats(self, interaction: Interaction) -> None:
-        assert interaction.guild_id is not None
-        await _thinking(interaction)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            found = await goals.stats_for(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                now=self.bot.deps.clock.now(),
-            )
+        found = await _for_member(self.bot, interaction, goals.stats_for)
         if found is None:
             await send_ephemeral(
                 interaction,

@@ -17,7 +17,7 @@ from typing import Final, Literal
 
 from bot.domain.errors import echo
 from bot.domain.recurrence import Recurrence, next_occurrence
-from bot.domain.timezones import validate_zone
+from bot.domain.timezones import ts, validate_zone
 from bot.errors import InvalidInput
 
 DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -42,11 +42,6 @@ THREE_QUESTIONS: Final = (
     "What got in the way?",
     "What will you do before you meet next?",
 )
-
-
-def ts(moment: datetime, style: str = "f") -> str:
-    """A Discord timestamp: every reader sees ``moment`` in their own time zone."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 def mention(user_id: int) -> str:

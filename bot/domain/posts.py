@@ -13,16 +13,11 @@ from datetime import UTC, datetime, timedelta
 from bot.domain.availability import SLOTS_PER_WEEK, Window, utc_slot_mask
 from bot.domain.profile import RHYTHM_LABELS, PublicProfile
 from bot.domain.recurrence import local_to_utc
-from bot.domain.timezones import validate_zone, zone_region
+from bot.domain.timezones import ts, validate_zone, zone_region
 
 TITLE_MAX = 100
 SLOT = timedelta(minutes=30)
 BODY_MAX = 1800
-
-
-def ts(moment: datetime, style: str = "f") -> str:
-    """A Discord timestamp: every reader sees ``moment`` in their own time zone."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 def next_window_instants(

@@ -12,6 +12,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from bot.domain.goals import REASON_PHRASES, GoalRecord, find_pattern, week_start
+from bot.domain.timezones import ts
 
 STATS_WEEKS: Final = 8
 """Weeks shown, the current one last."""
@@ -102,8 +103,7 @@ class MemberStats:
 def _stamp(day: date, zone: str) -> str:
     """A member-local date as a Discord date timestamp (noon, so every reader's zone shows the
     same day)."""
-    moment = datetime.combine(day, time(12), tzinfo=ZoneInfo(zone))
-    return f"<t:{int(moment.timestamp())}:D>"
+    return ts(datetime.combine(day, time(12), tzinfo=ZoneInfo(zone)), "D")
 
 
 def member_stats(
@@ -190,7 +190,7 @@ class CommunityStats:
 
     def render(self) -> str:
         live = self.trial + self.active
-        lines = [f"📈 **pairbot in this server** (the last 28 days: since {_ts(self.since, 'D')})"]
+        lines = [f"📈 **pairbot in this server** (the last 28 days: since {ts(self.since, 'D')})"]
         lines.append(
             f"**Members**: {self.profiles} with a profile · {self.seeking} looking for a partner"
             f" · {self.paused} taking a break"
@@ -228,14 +228,10 @@ class CommunityStats:
         else:
             r = self.last_round
             lines.append(
-                f"**Last round**: {_ts(r.ran_at, 'f')}: {r.pool_size} in the pool, "
+                f"**Last round**: {ts(r.ran_at, 'f')}: {r.pool_size} in the pool, "
                 f"{r.groups} group{'s' if r.groups != 1 else ''}, {r.unmatched} unmatched"
             )
         return "\n".join(lines)
-
-
-def _ts(moment: datetime, style: str) -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 def _percent(part: float, whole: int) -> str:

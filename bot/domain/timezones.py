@@ -573,3 +573,8 @@ def zone_region(zone: str | zoneinfo.ZoneInfo) -> Region:
     if hours < 10:
         return "Asia"
     return "Oceania"
+
+
+def ts(moment: datetime, style: str = "f") -> str:
+    """A Discord timestamp: every reader sees ``moment`` in their own time zone."""
+    return f"<t:{int(moment.timestamp())}:{style}>"

@@ -32,7 +32,17 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
         return int(await session.scalar(query) or 0)
 
     members = select(func.count()).select_from(Member).where(Member.guild_id == guild_id)
+    by_status = dict((await session.execute(
+        select(Member.pool_status, func.count())
+        .where(Member.guild_id == guild_id)
+        .group_by(Member.pool_status)
+    )).all())
     pairs = select(func.count()).select_from(Partnership).where(Partnership.guild_id == guild_id)
+    by_state = dict((await session.execute(
+        select(Partnership.state, func.count())
+        .where(Partnership.guild_id == guild_id)
+        .group_by(Partnership.state)
+    )).all())
     live = pairs.where(Partnership.state.in_(("trial", "active")))
     quiet_since = now - timedelta(weeks=settings.ghost_weeks)
     quiet_member = exists().where(
@@ -93,11 +103,11 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
     return CommunityStats(
         since=since,
         profiles=await count(members.where(Member.timezone.is_not(None))),
-        seeking=await count(members.where(Member.pool_status == "seeking")),
-        paused=await count(members.where(Member.pool_status == "paused")),
-        proposed=await count(pairs.where(Partnership.state == "proposed")),
-        trial=await count(pairs.where(Partnership.state == "trial")),
-        active=await count(pairs.where(Partnership.state == "active")),
+        seeking=int(by_status.get("seeking", 0)),
+        paused=int(by_status.get("paused", 0)),
+        proposed=int(by_state.get("proposed", 0)),
+        trial=int(by_state.get("trial", 0)),
+        active=int(by_state.get("active", 0)),
         with_meeting=await count(live.where(Partnership.meeting_time.is_not(None))),
         quiet=await count(live.where(quiet_member)),
         started=await count(pairs.where(Partnership.started_at >= since)),

@@ -33,6 +33,7 @@ from bot.domain.matching import (
 from bot.domain.matching.model import Medium, Rhythm
 from bot.domain.profile import AGE_BRACKETS, bracket_bounds
 from bot.domain.recurrence import Recurrence, next_occurrence, occurrence_key
+from bot.domain.timezones import ts
 from bot.services import outbox, partnerships
 from bot.services.guilds import get_settings
 from bot.services.pool import LIVE_STATES
@@ -174,9 +175,7 @@ def _reasons(group: Group) -> list[str]:
     lines = []
     if expl.weeks and expl.weeks[0].intervals:
         week = expl.weeks[0]
-        shown = ", ".join(
-            f"<t:{int(a.timestamp())}:F>–<t:{int(b.timestamp())}:t>" for a, b in week.intervals[:3]
-        )
+        shown = ", ".join(f"{ts(a, 'F')}–{ts(b, 't')}" for a, b in week.intervals[:3])
         lines.append(f"You overlap {week.minutes / 60:g} h this week: {shown}.")
     if expl.shared_goal_areas:
         lines.append("You're both working on " + ", ".join(expl.shared_goal_areas) + ".")

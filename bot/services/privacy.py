@@ -95,24 +95,31 @@ async def export_member(
         # and answering "nothing stored" keeps them from learning that it exists.
         return None
 
-    async def user_of(member_id: int) -> str:
-        other = await session.get(Member, member_id)
-        return str(other.user_id) if other is not None else "unknown"
-
-    blocks = (await session.execute(
+    blocks = list((await session.execute(
         select(Block).where(Block.blocker_id == mid).order_by(Block.created_at)
-    )).scalars()
-    requests = (await session.execute(
+    )).scalars())
+    requests = list((await session.execute(
         select(PartnerRequest)
         .where(or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid))
         .order_by(PartnerRequest.created_at, PartnerRequest.id)
-    )).scalars()
+    )).scalars())
     memberships = (await session.execute(
         select(PartnershipMember, Partnership)
         .join(Partnership, Partnership.id == PartnershipMember.partnership_id)
         .where(PartnershipMember.member_id == mid)
         .order_by(Partnership.proposed_at, Partnership.id)
     )).all()
+    # Everyone the export names, looked up at once.
+    named = {b.blocked_id for b in blocks}
+    named |= {r.requester_id for r in requests} | {r.author_id for r in requests}
+    named |= {m.member_id for _, ship in memberships for m in ship.members}
+    user_ids = dict((await session.execute(
+        select(Member.id, Member.user_id).where(Member.id.in_(named))
+    )).all())
+
+    def user_of(member_id: int) -> str:
+        return str(user_ids.get(member_id, "unknown"))
+
     partnership_rows = []
     for mine, ship in memberships:
         others = [m.member_id for m in ship.members if m.member_id != mid]
@@ -120,7 +127,7 @@ async def export_member(
             "id": ship.id,
             "state": ship.state,
             "source": ship.source,
-            "partner_user_ids": [await user_of(o) for o in others],
+            "partner_user_ids": [user_of(o) for o in others],
             "proposed_at": _when(ship.proposed_at),
             "started_at": _when(ship.started_at),
             "ended_at": _when(ship.ended_at),
@@ -144,30 +151,41 @@ async def export_member(
         .where(MeetingAnswer.member_id == mid)
         .order_by(Meeting.occurs_at)
     )).all()
+    goals_of = select(Goal.id).where(Goal.member_id == mid).scalar_subquery()
+    checkins_of: dict[int, list[CheckIn]] = {}
+    for checkin in (await session.execute(
+        select(CheckIn).where(CheckIn.goal_id.in_(goals_of)).order_by(CheckIn.asked_for)
+    )).scalars():
+        checkins_of.setdefault(checkin.goal_id, []).append(checkin)
+    feedback_on: dict[int, list[Feedback]] = {}
+    for f in (await session.execute(
+        select(Feedback)
+        .join(CheckIn, CheckIn.id == Feedback.checkin_id)
+        .where(CheckIn.goal_id.in_(goals_of))
+        .order_by(Feedback.created_at)
+    )).scalars():
+        feedback_on.setdefault(f.checkin_id, []).append(f)
+    reflections = {r.goal_id: r for r in (await session.execute(
+        select(MissedReflection).where(MissedReflection.goal_id.in_(goals_of))
+    )).scalars()}
     goal_rows = []
     for goal in (await session.execute(
         select(Goal).where(Goal.member_id == mid).order_by(Goal.due_date, Goal.id)
     )).scalars():
-        checkins = []
-        for checkin in (await session.execute(
-            select(CheckIn).where(CheckIn.goal_id == goal.id).order_by(CheckIn.asked_for)
-        )).scalars():
-            feedback = (await session.execute(
-                select(Feedback).where(Feedback.checkin_id == checkin.id)
-                .order_by(Feedback.created_at)
-            )).scalars()
-            checkins.append({
+        checkins = [
+            {
                 "asked_for": _when(checkin.asked_for),
                 "answer": checkin.answer,
                 "note": checkin.note,
                 "answered_at": _when(checkin.answered_at),
                 "feedback_received": [
-                    {"text": f.text, "at": _when(f.created_at)} for f in feedback
+                    {"text": f.text, "at": _when(f.created_at)}
+                    for f in feedback_on.get(checkin.id, [])
                 ],
-            })
-        reflection = await session.scalar(
-            select(MissedReflection).where(MissedReflection.goal_id == goal.id)
-        )
+            }
+            for checkin in checkins_of.get(goal.id, [])
+        ]
+        reflection = reflections.get(goal.id)
         goal_rows.append({
             "text": goal.text,
             "area": goal.area,
@@ -236,13 +254,13 @@ async def export_member(
             "dms_closed": member.dms_closed,
         },
         "blocked": [
-            {"user_id": await user_of(b.blocked_id), "since": _when(b.created_at)} for b in blocks
+            {"user_id": user_of(b.blocked_id), "since": _when(b.created_at)} for b in blocks
         ],
         "partner_requests": [
             {
                 "direction": "sent" if r.requester_id == mid else "received",
-                "other_user_id": await user_of(r.author_id if r.requester_id == mid
-                                               else r.requester_id),
+                "other_user_id": user_of(r.author_id if r.requester_id == mid
+                                         else r.requester_id),
                 "state": r.state,
                 "created_at": _when(r.created_at),
                 "decided_at": _when(r.decided_at),

@@ -6,6 +6,7 @@ them with notes, give each other feedback, and look back at missed goals at the 
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 from PIL import Image
@@ -203,6 +204,18 @@ async def test_a_tokyo_sao_paulo_pair_goes_through_a_week_of_goals(sb: Sandbox) 
         agenda = await goals.agenda_text(session, partnership_id=pair_id, now=sb.clock.now())
     assert agenda.startswith("**1. Missed goals")
     assert f"<@{bia.id}>: run three times — *Too much work*" in agenda
+
+    # Each one's /privacy export holds their check-ins, notes, feedback and reflections.
+    akis = json.loads((await aki.slash("privacy export")).attachments[0].data)
+    [written] = akis["goals"]
+    [checkin] = written["checkins"]
+    assert checkin["answer"] == "partly" and checkin["note"] == note
+    assert [f["text"] for f in checkin["feedback_received"]] == [
+        "Proud of you @everyone! Same time Tue?"]
+    bias = json.loads((await bia.slash("privacy export")).attachments[0].data)
+    assert bias["goals"][0]["missed"] == {"reason": "work",
+                                          "reflection": "Run before work, not after."}
+    assert [f["text"] for f in bias["feedback_given"]] == ["Proud of you @everyone! Same time Tue?"]
 
 
 async def test_closed_dms_bring_the_checkin_to_the_pairs_thread(sb: Sandbox) -> None:

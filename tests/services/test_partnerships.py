@@ -193,6 +193,19 @@ class World:
                 )
         await self.tick()
 
+    async def meet_tuesdays_in_berlin(self) -> None:
+        """The Berlin member sets the pair's meeting: Tuesdays 18:00 Berlin time."""
+        async with unit_of_work(self.sessions) as s:
+            await partnerships.set_meeting(
+                s,
+                guild_id=G,
+                user_id=BERLIN_USER,
+                weekday=1,
+                time_text="18:00",
+                zone="Europe/Berlin",
+                now=self.clock.now(),
+            )
+
     async def partnership(self, pid: int) -> Partnership:
         async with self.sessions() as s:
             found = await s.get(Partnership, pid)
@@ -528,16 +541,7 @@ async def test_changing_the_meeting_cancels_what_was_pending_and_tells_the_other
 ) -> None:
     pid = await world.pair()
     await world.accept_both(pid)
-    async with unit_of_work(sessions) as s:
-        await partnerships.set_meeting(
-            s,
-            guild_id=G,
-            user_id=BERLIN_USER,
-            weekday=1,
-            time_text="18:00",
-            zone="Europe/Berlin",
-            now=world.clock.now(),
-        )
+    await world.meet_tuesdays_in_berlin()
     old = {r.key for r in await world.rows("meeting_prep")}
     assert len(old) == 5
     async with unit_of_work(sessions) as s:
@@ -825,16 +829,7 @@ async def test_ending_keeps_the_reason_private_tells_the_other_kindly_and_closes
 ) -> None:
     pid = await world.pair()
     await world.accept_both(pid)
-    async with unit_of_work(sessions) as s:
-        await partnerships.set_meeting(
-            s,
-            guild_id=G,
-            user_id=BERLIN_USER,
-            weekday=1,
-            time_text="18:00",
-            zone="Europe/Berlin",
-            now=world.clock.now(),
-        )
+    await world.meet_tuesdays_in_berlin()
     async with unit_of_work(sessions) as s:
         result = await partnerships.end_partnership(
             s, guild_id=G, user_id=BERLIN_USER, reason=SECRET, now=world.clock.now()
@@ -985,16 +980,7 @@ async def test_a_quiet_partner_is_noticed_and_the_other_may_be_rematched(
 ) -> None:
     pid = await world.pair()
     await world.accept_both(pid)
-    async with unit_of_work(sessions) as s:
-        await partnerships.set_meeting(
-            s,
-            guild_id=G,
-            user_id=BERLIN_USER,
-            weekday=1,
-            time_text="18:00",
-            zone="Europe/Berlin",
-            now=world.clock.now(),
-        )
+    await world.meet_tuesdays_in_berlin()
     start = world.clock.now()
     members = await world.members()
     # Berlin answers "did you meet?" every week; New York goes quiet.

@@ -27,6 +27,7 @@ from bot.domain.matching.model import (
     Unmatched,
     WeekOverlap,
 )
+from bot.domain.timezones import ts
 
 MAX_INTERVALS_SHOWN = 4
 
@@ -121,10 +122,6 @@ def _hours(minutes: int) -> str:
     return f"{h:g} h" if h == int(h) else f"{h:.1f} h"
 
 
-def _ts(moment: datetime, style: str) -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
-
-
 def _mention(member_id: str, names: Mapping[str, str] | None) -> str:
     if names and member_id in names:
         return names[member_id]
@@ -148,11 +145,11 @@ def render_group(
     both = "both" if len(group.members) == 2 else "all"
     together = "You overlap" if len(group.members) == 2 else "You all overlap"
     if week.intervals:
-        shown = [f"{_ts(a, 'F')}–{_ts(b, 't')}" for a, b in week.intervals[:MAX_INTERVALS_SHOWN]]
+        shown = [f"{ts(a, 'F')}–{ts(b, 't')}" for a, b in week.intervals[:MAX_INTERVALS_SHOWN]]
         more = len(week.intervals) - MAX_INTERVALS_SHOWN
         when = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
         lines.append(
-            f"{together} {_hours(week.minutes)} in the week of {_ts(week.week_start, 'D')}: "
+            f"{together} {_hours(week.minutes)} in the week of {ts(week.week_start, 'D')}: "
             f"{when} (in your own time)."
         )
     else:
@@ -195,5 +192,5 @@ def render_unmatched(unmatched: Unmatched, next_round: datetime | None = None) -
     """The message a member left without a partner reads."""
     text = "No partner for you this round. " + _UNMATCHED_WORDS[unmatched.reason]
     if next_round is not None:
-        text += f" The next round is {_ts(next_round, 'F')} ({_ts(next_round, 'R')})."
+        text += f" The next round is {ts(next_round, 'F')} ({ts(next_round, 'R')})."
     return text

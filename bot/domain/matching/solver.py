@@ -71,9 +71,8 @@ def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
     """Assignment relaxation + exact repair of its odd cycles (see the module docstring)."""
     if len(edges) == 0:
         return []
-    degree = np.bincount(edges.ravel(), minlength=n)
-    full = degree > 0
-    perm = _relaxation(n, edges, points)
+    full = np.bincount(edges.ravel(), minlength=n) > 0
+    perm = _relaxation(n, edges, points, full)
 
     mate = np.full(n, -1, dtype=np.int64)
     two_cycle = (perm[perm] == np.arange(n)) & (perm != np.arange(n))
@@ -89,7 +88,8 @@ def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
     return _pairs(mate)
 
 
-def _relaxation(n: int, edges: Edges, points: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _relaxation(n: int, edges: Edges, points: npt.NDArray[np.int64],
+                full: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """The assignment relaxation: every member i is assigned perm[i] (itself when alone), at the
     least total cost, over arcs both ways along each candidate pair (OR-tools' cost-scaling
     assignment solver). Members without candidates stay alone; everyone else is covered when
@@ -100,8 +100,7 @@ def _relaxation(n: int, edges: Edges, points: npt.NDArray[np.int64]) -> npt.NDAr
     cost = top - points
     a = edges[:, 0].astype(np.int32)
     b = edges[:, 1].astype(np.int32)
-    degree = np.bincount(edges.ravel(), minlength=n)
-    for alone in (np.flatnonzero(degree == 0), np.arange(n)):
+    for alone in (np.flatnonzero(~full), np.arange(n)):
         stay = alone.astype(np.int32)
         stay_cost = np.full(len(stay), 1 if len(stay) < n else top * (n + 1), dtype=np.int64)
         solver = linear_sum_assignment.SimpleLinearSumAssignment()

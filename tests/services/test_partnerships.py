@@ -581,16 +581,7 @@ async def test_bad_meeting_input_is_refused_and_changes_nothing(
 ) -> None:
     pid = await world.pair()
     with pytest.raises(Conflict, match="waiting"):
-        async with unit_of_work(sessions) as s:
-            await partnerships.set_meeting(
-                s,
-                guild_id=G,
-                user_id=BERLIN_USER,
-                weekday=1,
-                time_text="18:00",
-                zone="Europe/Berlin",
-                now=world.clock.now(),
-            )
+        await world.meet_tuesdays_in_berlin()
     await world.accept_both(pid)
     bad: list[dict[str, Any]] = [
         {"zone": "Asia/Tokyo"},

@@ -780,6 +780,16 @@ async def next_due_at(session: AsyncSession, *, after: datetime) -> datetime | N
     return cast(datetime | None, value)
 
 
+async def earliest_pending(session: AsyncSession) -> datetime | None:
+    """When the earliest pending row may be tried (past or future), if any."""
+    value = await session.scalar(
+        select(func.min(OUTBOX.c.next_attempt_at)).where(
+            OUTBOX.c.state == OutboxState.PENDING.value
+        )
+    )
+    return cast(datetime | None, value)
+
+
 async def recent_failures(
     session: AsyncSession, *, guild_id: int, since: datetime, limit: int = 10
 ) -> list[ScheduleEntry]:

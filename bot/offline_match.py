@@ -42,7 +42,8 @@ def main(pool: Path, out: Path | None, edges: Path | None, seed: int) -> int:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _fail(POOL, "file", f"not UTF-8 text (byte {exc.start} is 0x{content[exc.start]:02x})")
+        byte = content[exc.start]
+        return _fail(POOL, "file", f"not UTF-8 text (byte {exc.start} is 0x{byte:02x})")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

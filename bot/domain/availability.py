@@ -7,9 +7,11 @@ a concrete week is an int with one bit per slot. Every UTC offset in use today i
 Asia/Kolkata +05:30 ...), and members type times on the quarter hour (the profile form refuses
 18:10), so a window maps onto whole slots and the masks are exact to the minute: the overlap the
 matcher counts is the overlap members read (docs/availability-resolution.md). Half-hour slots
-used to round a window starting at :45 UTC inwards (Kathmandu 18:00-21:00 became 18:15-20:45). Masks are built on the real calendar dates, so a
-week in which only one of two zones has switched to summer time gives a different mask: that is
-why matching looks at the actual coming weeks rather than at an abstract week.
+used to round a window starting at :45 UTC inwards (Kathmandu 18:00-21:00 became 18:15-20:45).
+
+Masks are built on the real calendar dates, so a week in which only one of two zones has
+switched to summer time gives a different mask: that is why matching looks at the actual coming
+weeks rather than at an abstract week.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from models import (
     Partnership,
     PartnershipMember,
     Report,
+    RoundStanding,
     Snooze,
 )
 
@@ -354,6 +355,7 @@ async def delete_member(
         or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid)))
     await session.execute(delete(Block).where(Block.blocker_id == mid))
     await session.execute(delete(MemberPrivate).where(MemberPrivate.member_id == mid))
+    await session.execute(delete(RoundStanding).where(RoundStanding.member_id == mid))
     for mine in (await session.execute(
         select(PartnershipMember).where(PartnershipMember.member_id == mid)
     )).scalars():

@@ -39,8 +39,9 @@ from bot.domain.matching.features import (
     WORDS_PER_WEEK,
     PoolArrays,
 )
-from bot.domain.matching.model import RHYTHMS, Change, MemberAdvice, Obstacle, Rhythm
+from bot.domain.matching.model import Change, MemberAdvice, Obstacle
 from bot.domain.matching.scoring import evaluate_pairs
+from bot.domain.profile import RHYTHMS as CHOOSABLE_RHYTHMS
 
 Mask = npt.NDArray[np.bool_]
 
@@ -179,7 +180,7 @@ def _best_change(p: PoolArrays, i: int, s: _Sides) -> tuple[Change | None, int]:
         if wish is not None:
             options.append((Change(kind), int(np.count_nonzero(base & drop))))  # type: ignore[arg-type]
     others = s.possible & s.time & s.language & s.wishes
-    for rhythm in RHYTHMS:
+    for rhythm in CHOOSABLE_RHYTHMS:  # the rhythms /profile offers
         if rhythm != seeker.rhythm:
             ok = (((_RHYTHM_ACCEPTS[rhythm] & p.rhythm_bit) != 0)
                   & ((p.rhythm_accepts & _RHYTHM_BIT[rhythm]) != 0))

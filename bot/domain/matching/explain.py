@@ -210,13 +210,11 @@ _WISH_WORDS = {"wish_gender": "gender", "wish_age": "age", "wish_language": "lan
 
 
 def advice_key(advice: MemberAdvice) -> str:
-    """What a waiting member was told, in short: the same key means nothing changed for them
-    (how many a change would open may move without a new message)."""
-    change = advice.change
-    what = ""
-    if change is not None:
-        what = change.kind + ":" + (change.value or format_availability(change.windows))
-    return f"{advice.situation}|{','.join(advice.obstacles)}|{what}"[:200]
+    """What a waiting member was told, in short: the same key means nothing changed for them.
+    The kind of change is in it, not its details or count: a pool that moves a little (another
+    equally small window, one member more or less) is no news."""
+    what = advice.change.kind if advice.change is not None else ""
+    return f"{advice.situation}|{','.join(advice.obstacles)}|{what}"
 
 
 def _members(n: int) -> str:
@@ -237,7 +235,7 @@ def _next_local(window_day: int, minute: int, zone: str, now: datetime) -> datet
 
 
 def _change_words(change: Change, opens: int, zone: str, now: datetime) -> str:
-    fit = f"{_members(opens)} in the pool would fit you"
+    fit = f"{_members(opens)} in this round's pool would fit you"
     if change.kind == "time":
         first = change.windows[0]
         when = _next_local(first.day, first.start, zone, now)

@@ -86,7 +86,7 @@ def target(entry: ScheduleEntry) -> str:
 KIND_WORDS: dict[str, str] = {
     "meeting_reminder": "Meeting reminder",
     "meeting_prep": "Preparing a meeting's agenda",
-    "meeting_check": "“Did you meet?” question",
+    "meeting_check": "Asking “did you meet?”",
     "checkin": "Goal check-in",
     "checkin_plan": "Planning goal check-ins",
     "checkin_shared": "Check-in shared with a partner",

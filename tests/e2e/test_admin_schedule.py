@@ -43,6 +43,7 @@ async def test_a_moderator_sees_kinds_targets_and_local_times_but_no_message_tex
     assert f"Goal check-in → <@{alice.id}> · <t:{due}:f> (<t:{due}:R>)" in text
     assert re.search(rf"Meeting reminder → <#{sb.pairs.id}> · expired <t:\d+:f>.*: stale", text)
     assert "secret" not in text
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no internal kind names (regression)
     assert not reply.message or not reply.message.pings
 
 

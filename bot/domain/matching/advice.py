@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -210,8 +211,10 @@ def _bits(p: PoolArrays, w: int, cols: npt.NDArray[np.intp]) -> npt.NDArray[np.u
     return np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")[:, :SLOTS_PER_WEEK]
 
 
+@lru_cache(maxsize=256)
 def _week_shift(zone: ZoneInfo, week0: datetime, week: datetime) -> npt.NDArray[np.intp]:
-    """Per UTC slot s of week 0: the slot of the same local wall time in `week`."""
+    """Per UTC slot s of week 0: the slot of the same local wall time in `week` (cached: many
+    members share a zone)."""
     slot = timedelta(minutes=SLOT_MINUTES)
     days = (week - week0).days
     out = np.empty(SLOTS_PER_WEEK, dtype=np.intp)
@@ -255,13 +258,20 @@ def _time_change(p: PoolArrays, i: int, waiting: Mask) -> tuple[Change, int] | N
     zone = ZoneInfo(seeker.zone)
     weeks = p.weeks
     mine = [_bits(p, w, np.array([i]))[0].astype(bool) for w in range(len(weeks))]
+    # Only members with at least the minimum time of their own can ever be opened.
+    enough = np.ones(len(cols), dtype=bool)
+    for w in range(len(weeks)):
+        enough &= _bits(p, w, cols).sum(axis=1) >= p.min_slots
+    cols = cols[enough]
+    if len(cols) == 0:
+        return None
     have, need, gain_prefix = [], [], []
     for w in range(len(weeks)):
         theirs = _bits(p, w, cols).astype(bool)
         have.append((theirs & mine[w]).sum(axis=1))
         need.append(p.min_slots - have[-1])
         prefix = np.zeros((len(cols), SLOTS_PER_WEEK + 1), dtype=np.int16)
-        np.cumsum(theirs & ~mine[w], axis=1, out=prefix[:, 1:])
+        np.cumsum((theirs & ~mine[w]).view(np.uint8), axis=1, dtype=np.int16, out=prefix[:, 1:])
         gain_prefix.append(prefix)
     shifts = [np.arange(SLOTS_PER_WEEK)] + [
         _week_shift(zone, weeks[0], weeks[w]) for w in range(1, len(weeks))

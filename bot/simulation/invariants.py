@@ -12,7 +12,7 @@ import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -206,7 +206,7 @@ class Checker:
                 await session.execute(select(CheckIn).where(CheckIn.goal_id.in_(ids)))
             ).scalars():
                 asked[checkin.goal_id].append(checkin)
-            snoozes = defaultdict(set)
+            snoozes: dict[int, set[date]] = defaultdict(set)
             for snooze in (await session.execute(select(Snooze))).scalars():
                 snoozes[snooze.member_id].add(snooze.week_start)
         for goal, owner in fresh:
@@ -223,7 +223,7 @@ class Checker:
                     f"{name}'s goal #{goal.id} closed {closed_at:%a %d %b %H:%M} UTC, "
                     f"due {due:%a %d %b %H:%M} UTC",
                 )
-            if owner.user_id in self.gone or snoozes[owner.id] or owner.pool_status == "paused":
+            if self._excused(owner, due, snoozes[owner.id]):
                 continue
             seen = [
                 s
@@ -237,6 +237,21 @@ class Checker:
                     f"{name}'s goal #{goal.id} ({goal.text[:40]!r}, due {due:%a %d %b %H:%M} UTC) "
                     f"closed as missed at {closed_at:%a %d %b %H:%M} UTC without a check-in",
                 )
+            elif goal.created_at <= due - timedelta(days=1) and min(s.at for s in seen) > due:
+                self.problem(
+                    "the check-in comes before the due moment",
+                    f"{name}'s goal #{goal.id} due {due:%a %d %b %H:%M} UTC was first asked about "
+                    f"{min(s.at for s in seen):%a %d %b %H:%M} UTC",
+                )
+
+    def _excused(self, owner: MemberRow, due: datetime, snoozed: set[date]) -> bool:
+        """A member who left, snoozed a week near the goal's due moment, paused, or whom
+        nobody can reach (DMs closed, no partner's thread) need not have been asked."""
+        if owner.user_id in self.gone or owner.pool_status == "paused":
+            return True
+        if any(abs((week - due.date()).days) <= 14 for week in snoozed):
+            return True
+        return bool(self.closed.get(owner.user_id))
 
     def _seen_with(self, prefix: str, user_id: int) -> list[Seen]:
         return [

@@ -189,7 +189,11 @@ def _reasons(group: Group) -> list[str]:
     if expl.weeks and expl.weeks[0].intervals:
         week = expl.weeks[0]
         shown = ", ".join(f"{ts(a, 'F')}–{ts(b, 't')}" for a, b in week.intervals[:3])
-        lines.append(f"You overlap {week.minutes / 60:g} h this week: {shown}.")
+        # The round's first coming week, named: "this week" read on a Monday meant the next one.
+        lines.append(
+            f"You overlap {week.minutes / 60:g} h in the week of {ts(week.week_start, 'D')}: "
+            f"{shown}."
+        )
     if expl.shared_goal_areas:
         lines.append("You're both working on " + ", ".join(expl.shared_goal_areas) + ".")
     if expl.shared_languages:

@@ -31,7 +31,14 @@ class Goal(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     area: Mapped[str | None] = mapped_column(String(40))
-    due_date: Mapped[date] = mapped_column(Date)  # in the member's own zone
+    due_date: Mapped[date] = mapped_column(Date)  # the due moment's date in the member's zone
+    # The due moment (UTC): the end of the picked day, or a fixed time before the pair's next
+    # meeting (see bot.domain.goals); None only on rows older than migration 0004 until backfill.
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # How the due moment was chosen: meeting (the pair's next meeting) / day (a date or a week).
+    due_rule: Mapped[str] = mapped_column(String(16), default="day")
+    # When the review closed the goal's cycle (missed, or left done/partly); None while it runs.
+    reviewed_at: Mapped[datetime | None]
     # open / done / partly / missed / dropped
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 from functools import reduce
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -24,11 +24,10 @@ from bot.domain.matching.model import (
     Change,
     Group,
     GroupExplanation,
-    MemberAdvice,
     Medium,
+    MemberAdvice,
     Rhythm,
     Seeker,
-    Unmatched,
     WeekOverlap,
 )
 from bot.domain.timezones import ts
@@ -172,32 +171,6 @@ def render_group(
     if expl.preferences_satisfied:
         lines.append("Your preferences are satisfied.")
     return "\n".join(lines)
-
-
-_UNMATCHED_WORDS = {
-    "no_overlap": (
-        "No one in this round's pool shares enough of your weekly availability. Adding hours to "
-        "your availability in /profile gives the next round more to work with."
-    ),
-    "preferences": (
-        "Everyone who shares enough time with you this round is ruled out by a preference, a "
-        "meeting rhythm, a language or a recent partnership (yours or theirs). Widening your "
-        "preferences could help."
-    ),
-    "odd_one_out": (
-        "Everyone who fits you was already paired this round, so someone had to wait. You'll "
-        "be first in line next round."
-    ),
-    "no_one_else": "You're the only one looking for a partner right now.",
-}
-
-
-def render_unmatched(unmatched: Unmatched, next_round: datetime | None = None) -> str:
-    """The message a member left without a partner reads."""
-    text = "No partner for you this round. " + _UNMATCHED_WORDS[unmatched.reason]
-    if next_round is not None:
-        text += f" The next round is {ts(next_round, 'F')} ({ts(next_round, 'R')})."
-    return text
 
 
 _OBSTACLE_WORDS = {

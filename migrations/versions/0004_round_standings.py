@@ -11,7 +11,7 @@ from alembic import op
 import models
 
 revision: str = "0004_round_standings"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004_ops_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -122,3 +122,30 @@ def test_added_time_is_in_the_members_own_zone_across_a_dst_change() -> None:
     changed = applied(ann, advice.change)
     again = match_pool([changed, tokyo], now=now)
     assert len(again.groups) == 1
+
+
+def test_only_news_to_the_member_makes_a_new_message() -> None:
+    """The key a round compares: a pool that moves a little (another obstacle among those who
+    share time, another count, another equally small window) is not news; what they could do
+    about it, or whether anyone fits them at all, is."""
+    from bot.domain.matching.explain import advice_key
+    from bot.domain.matching.model import MemberAdvice
+
+    hour = Change("time", windows=(Window(1, 18 * 60, 19 * 60),), minutes=60)
+    other_hour = Change("time", windows=(Window(3, 7 * 60, 8 * 60),), minutes=60)
+    same = {
+        advice_key(MemberAdvice("a", "time", change=hour, opens=2)),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm",), change=other_hour, opens=5)),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm", "wishes"), change=hour, opens=1)),
+    }
+    assert len(same) == 1
+    news = {
+        advice_key(MemberAdvice("a", "time", change=hour, opens=2)),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm",),
+                                change=Change("rhythm", value="weekly"), opens=1)),
+        advice_key(MemberAdvice("a", "time")),
+        advice_key(MemberAdvice("a", "taken")),
+        advice_key(MemberAdvice("a", "no_fit")),
+        advice_key(MemberAdvice("a", "alone")),
+    }
+    assert len(news) == 6

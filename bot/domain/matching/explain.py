@@ -184,10 +184,13 @@ _WISH_WORDS = {"wish_gender": "gender", "wish_age": "age", "wish_language": "lan
 
 def advice_key(advice: MemberAdvice) -> str:
     """What a waiting member was told, in short: the same key means nothing changed for them.
-    The kind of change is in it, not its details or count: a pool that moves a little (another
-    equally small window, one member more or less) is no news."""
-    what = advice.change.kind if advice.change is not None else ""
-    return f"{advice.situation}|{','.join(advice.obstacles)}|{what}"
+    It holds whether anyone fits them at all (alone, nobody they could be paired with, fits
+    all taken, or not fitting yet) and the kind of change that would help; not the obstacles,
+    the change's details or its count, which move a little with every pool (one more member
+    with another rhythm, an equally small window elsewhere) without being news to them."""
+    lonely = advice.situation in ("time", "ruled_out")
+    what = advice.change.kind if advice.change is not None else "none"
+    return f"lonely:{what}" if lonely else advice.situation
 
 
 def _members(n: int) -> str:

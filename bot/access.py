@@ -20,6 +20,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import read_only
 from models import GuildSettings, Member
 
 TTL = 30.0
@@ -46,7 +47,7 @@ class AccessCache:
         cached = self._roles.get(guild_id)
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
-        async with self._sessions() as session:
+        async with read_only(self._sessions) as session:
             role = await session.scalar(
                 select(GuildSettings.access_role_id).where(GuildSettings.guild_id == guild_id)
             )
@@ -60,7 +61,7 @@ class AccessCache:
     async def dms_marked_closed(self, guild_id: int, user_id: int) -> bool:
         now = self._monotonic()
         if self._closed_read_at is None or now - self._closed_read_at >= self._ttl:
-            async with self._sessions() as session:
+            async with read_only(self._sessions) as session:
                 rows = await session.execute(
                     select(Member.guild_id, Member.user_id).where(Member.dms_closed.is_(True))
                 )

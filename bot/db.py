@@ -63,11 +63,26 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            return  # each statement reads a consistent snapshot on its own, taking no lock
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+READ_ONLY = "pairbot_read_only"
+
+
+@asynccontextmanager
+async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads that must never wait for (or hold) SQLite's write lock: on SQLite
+    no transaction is opened, so each statement sees the latest committed data by itself; on
+    PostgreSQL it is an ordinary transaction, rolled back at the end. Never write in it."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 @asynccontextmanager

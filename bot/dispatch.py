@@ -26,7 +26,7 @@ from discord.http import handle_message_parameters
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.db import unit_of_work
+from bot.db import read_only, unit_of_work
 from bot.services import outbox
 from bot.services.outbox import DueWork, Outcome
 from bot.services.ports import (
@@ -112,6 +112,9 @@ class Dispatcher:
         """One tick: expire stale rows, then (releasing expired leases before each claim) claim
         and handle batches until nothing is due."""
         report = TickReport()
+        async with read_only(self.sessions) as session:
+            if not await outbox.work_waiting(session, now=self.clock.now()):
+                return report
         async with unit_of_work(self.sessions) as session:
             report.expired = await outbox.expire_stale(session, now=self.clock.now())
         while True:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -483,6 +483,19 @@ async def claim(
         )
     )
     return [_due_work(row, worker=worker, lease_until=lease_until) for row in rows]
+
+
+async def work_waiting(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether a tick has anything to do: a pending row due, or a claim whose lease ran out.
+    One indexed read, so an idle tick costs no write transaction."""
+    due = select(OUTBOX.c.id).where(
+        OUTBOX.c.state == OutboxState.PENDING.value, OUTBOX.c.next_attempt_at <= now
+    )
+    lapsed = select(OUTBOX.c.id).where(
+        OUTBOX.c.state == OutboxState.CLAIMED.value, OUTBOX.c.lease_until <= now
+    )
+    found = await session.scalar(select(exists(due.limit(1)) | exists(lapsed.limit(1))))
+    return bool(found)
 
 
 async def release_expired_leases(

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.db import read_only
 from bot.simulation.observer import EVERYONE, Observer, Seen, timestamps
 from bot.simulation.people import Person
 from emulator import Member
@@ -103,7 +104,7 @@ class Checker:
 
     async def partner_of(self, person: Person, partnership_id: int) -> Person | None:
         user_id = self.member_of[person.name].id
-        async with self.sb.bot.deps.sessions() as session:
+        async with read_only(self.sb.bot.deps.sessions) as session:
             rows = (
                 await session.execute(
                     select(MemberRow.user_id)
@@ -190,7 +191,7 @@ class Checker:
         """Every goal is asked about before it closes (unless its owner snoozed or paused,
         or left), and the bot never closes one before its due moment (its owner may: answering
         "missed" to a check-in says so)."""
-        async with self.sb.bot.deps.sessions() as session:
+        async with read_only(self.sb.bot.deps.sessions) as session:
             goals = (
                 await session.execute(
                     select(Goal, MemberRow)
@@ -271,7 +272,7 @@ class Checker:
         """Each meeting brings exactly one reminder and one "did you meet?" per member, at
         the right instant."""
         now = self.sb.clock.now()
-        async with self.sb.bot.deps.sessions() as session:
+        async with read_only(self.sb.bot.deps.sessions) as session:
             rows = (
                 await session.execute(
                     select(Meeting, Partnership)
@@ -349,7 +350,7 @@ class Checker:
     async def _round_messages(self) -> None:
         """At most one round message per member a day (a moderator's round and the scheduled
         one must not both tell the same member)."""
-        async with self.sb.bot.deps.sessions() as session:
+        async with read_only(self.sb.bot.deps.sessions) as session:
             rows = (
                 await session.execute(
                     select(OutboxItem.user_id, OutboxItem.finished_at).where(

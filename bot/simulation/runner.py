@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.db import read_only
 from bot.domain.availability_text import parse_availability
 from bot.domain.posts import overlap_runs
 from bot.domain.profile import PublicProfile
@@ -147,7 +148,7 @@ class Simulation:
         self._react(self.observer.fresh())
 
     async def _earliest_due(self) -> datetime | None:
-        async with self.sb.bot.deps.sessions() as session:
+        async with read_only(self.sb.bot.deps.sessions) as session:
             return await outbox.earliest_pending(session)
 
     async def _do(self, what: str, action: Action) -> None:

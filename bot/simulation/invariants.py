@@ -22,7 +22,16 @@ from bot.db import read_only
 from bot.simulation.observer import EVERYONE, Observer, Seen, timestamps
 from bot.simulation.people import Person
 from emulator import Member
-from models import CheckIn, Goal, Meeting, OutboxItem, Partnership, PartnershipMember, Snooze
+from models import (
+    CheckIn,
+    Goal,
+    MatchRound,
+    Meeting,
+    OutboxItem,
+    Partnership,
+    PartnershipMember,
+    Snooze,
+)
 from models import Member as MemberRow
 
 if TYPE_CHECKING:
@@ -33,6 +42,8 @@ PAST_WORDS = re.compile(
     r"\b(ago|since|was|were|last|ended|missed|earlier|yesterday|had)\b", re.IGNORECASE
 )
 SLACK = timedelta(minutes=2)
+NEXT_ROUND = re.compile(r"next round is <t:(\d+)")
+PAUSED_UNTIL = re.compile(r"Paused until <t:(\d+)")
 SECRET = re.compile(r"zq\d{3}x\d{4}")
 MENTION = re.compile(r"<@!?(\d+)>")
 
@@ -79,6 +90,10 @@ class Checker:
     logs: LogWatch = field(default_factory=LogWatch)
     _round_flagged: set[tuple[int, datetime]] = field(default_factory=set)
     secret_owner: dict[str, tuple[Person, int]] = field(default_factory=dict)
+    # Promises made to members, to be checked once their moment has passed:
+    # (moment, who, what) for "the next round is X" and "paused until X".
+    round_promises: list[tuple[datetime, int]] = field(default_factory=list)
+    pause_promises: dict[int, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         logging.getLogger().addHandler(self.logs)
@@ -126,6 +141,8 @@ class Checker:
                 self.counts["messages seen"] += 1
                 self._future(seen)
                 self._private(seen)
+                self._promises(seen)
+        await self._promises_kept()
         await self._goals()
         await self._meetings()
         await self._round_messages()
@@ -185,6 +202,58 @@ class Checker:
                 self.problem(
                     "no private field in a message seen by others",
                     f"{person.name}'s age bracket shown to {_audience(seen, self.person_of)}",
+                )
+
+    def _promises(self, seen: Seen) -> None:
+        """Remember what the bot promised: the time of the next round, the end of a pause."""
+        users = [u for u in seen.audience if u in self.person_of]
+        if len(users) != 1:
+            return
+        if (found := NEXT_ROUND.search(seen.text)) is not None:
+            self.round_promises.append((datetime.fromtimestamp(int(found.group(1)), UTC), users[0]))
+        if (found := PAUSED_UNTIL.search(seen.text)) is not None:
+            self.pause_promises[users[0]] = datetime.fromtimestamp(int(found.group(1)), UTC)
+
+    async def _promises_kept(self) -> None:
+        """No later fact contradicts an earlier promise: a round runs when members were told
+        it would, and a pause ends when its owner was told it would."""
+        now = self.sb.clock.now()
+        grace = timedelta(hours=2)
+        due_rounds = [(at, u) for at, u in self.round_promises if at + grace <= now]
+        due_pauses = {u: at for u, at in self.pause_promises.items() if at + grace <= now}
+        if not due_rounds and not due_pauses:
+            return
+        async with read_only(self.sb.bot.deps.sessions) as session:
+            rounds = (await session.execute(select(MatchRound.ran_at))).scalars().all()
+            still = set()
+            if due_pauses:
+                still = set(
+                    (
+                        await session.execute(
+                            select(MemberRow.user_id).where(
+                                MemberRow.user_id.in_(list(due_pauses)),
+                                MemberRow.pool_status == "paused",
+                            )
+                        )
+                    ).scalars()
+                )
+        checked = set()
+        for at, user in due_rounds:
+            checked.add((at, user))
+            if not any(at - SLACK <= ran <= at + grace for ran in rounds):
+                self.problem(
+                    "no later message contradicts an earlier promise",
+                    f"{_name(user, self.person_of)} was told the next round is "
+                    f"{at:%a %d %b %H:%M} UTC; none ran then",
+                )
+        self.round_promises = [p for p in self.round_promises if p not in checked]
+        for user, at in due_pauses.items():
+            del self.pause_promises[user]
+            if user in still and user not in self.gone:
+                self.problem(
+                    "no later message contradicts an earlier promise",
+                    f"{_name(user, self.person_of)} was told their pause ends "
+                    f"{at:%a %d %b %H:%M} UTC; still paused two hours later",
                 )
 
     async def _goals(self) -> None:

@@ -1,0 +1,25 @@
+"""Starting `pairbot` as an operator does, for the system tests: this checkout's code, a clean
+environment pointed at the emulator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from emulator import Emulator, Guild
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pairbot_env(emu: Emulator, guild: Guild, data_dir: Path) -> dict[str, str]:
+    """The environment of a `pairbot` process: no PAIRBOT_* from outside, a token and the
+    emulator's addresses, commands synced to ``guild``, the database in ``data_dir``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PAIRBOT_")} | {
+        # This checkout's code, not whichever one the venv has installed.
+        "PYTHONPATH": str(ROOT),
+        "PAIRBOT_TOKEN": emu.token,
+        "PAIRBOT_DATA_DIR": str(data_dir),
+        "PAIRBOT_API_BASE_URL": emu.api_url,
+        "PAIRBOT_GATEWAY_URL": emu.gateway_url,
+        "PAIRBOT_DEV_GUILD_ID": str(guild.id),
+    }

@@ -112,7 +112,7 @@ async def _run(settings: Settings) -> int:
     from bot.app import Deps, PairBot, point_at
     from bot.clock import SystemClock
     from bot.db import create_sessionmaker
-    from bot.scheduler import Ticker
+    from bot.metrics import Metrics, TimedTicker
     from bot.startup import lock_for
 
     if settings.token is None:
@@ -133,12 +133,14 @@ async def _run(settings: Settings) -> int:
         await engine.dispose()
         raise
     point_at(settings.api_base_url, settings.gateway_url)
+    metrics = Metrics()
     deps = Deps(
         settings=settings,
         engine=engine,
         sessions=create_sessionmaker(engine),
         clock=SystemClock(),
-        ticker=Ticker(settings.tick_seconds),
+        ticker=TimedTicker(settings.tick_seconds, metrics),
+        metrics=metrics,
     )
     bot = PairBot(deps)
     stop = asyncio.Event()

@@ -84,6 +84,7 @@ class Dispatcher:
         max_in_flight: int = 10,
         max_attempts: int = outbox.MAX_ATTEMPTS,
         worker: str | None = None,
+        on_outcomes: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -93,6 +94,8 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         self.max_attempts = max_attempts
         self.worker = worker or outbox.worker_id()
+        # Told the counts by state each time delivery outcomes are committed (metrics).
+        self.on_outcomes = on_outcomes
         self._handlers: dict[str, Handler] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -341,6 +344,8 @@ class _Recorder:
                     raise
                 continue
             self.commits += 1
+            if dispatcher.on_outcomes is not None:
+                dispatcher.on_outcomes(counts)
             for state, n in counts.items():
                 self.counts[state] = self.counts.get(state, 0) + n
             for _, _, done in taken:

@@ -3,7 +3,9 @@ environment pointed at the emulator."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from pathlib import Path
 
 from emulator import Emulator, Guild
@@ -23,3 +25,16 @@ def pairbot_env(emu: Emulator, guild: Guild, data_dir: Path) -> dict[str, str]:
         "PAIRBOT_GATEWAY_URL": emu.gateway_url,
         "PAIRBOT_DEV_GUILD_ID": str(guild.id),
     }
+
+
+async def terminate(proc: asyncio.subprocess.Process, timeout: float = 30) -> int:  # noqa: ASYNC109
+    """SIGTERM, as systemd stops a service, and the exit status."""
+    proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.wait(), timeout=timeout)
+
+
+async def reap(proc: asyncio.subprocess.Process) -> None:
+    """Make sure a process a test started is gone (a failed test must not leave it running)."""
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()

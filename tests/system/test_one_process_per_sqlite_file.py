@@ -6,12 +6,11 @@ Real processes against the emulator, as an operator starts them."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from pathlib import Path
 
 from emulator import Emulator
-from tests.system.procs import pairbot_env
+from tests.system.procs import pairbot_env, reap, terminate
 
 
 async def pairbot(
@@ -59,13 +58,9 @@ async def test_a_second_pairbot_run_on_the_same_sqlite_file_refuses_with_one_lin
             reply = await alice.slash("help")
             assert reply.ephemeral and "/profile edit" in reply.content
             assert first.returncode is None
-            first.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(first.wait(), timeout=30)
-            assert first.returncode == 0, log.read_text()
+            assert await terminate(first) == 0, log.read_text()
         finally:
-            if first.returncode is None:
-                first.kill()
-                await first.wait()
+            await reap(first)
 
         # The lock goes with the process: a new one starts (and here just migrates) fine.
         again = await pairbot(env, tmp_path, "migrate")

@@ -5,13 +5,12 @@ member, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from pathlib import Path
 
 from emulator import Emulator
-from tests.system.procs import pairbot_env
+from tests.system.procs import pairbot_env, reap, terminate
 
 
 async def test_pairbot_run_migrates_connects_serves_and_stops_cleanly_on_sigterm(
@@ -34,12 +33,9 @@ async def test_pairbot_run_migrates_connects_serves_and_stops_cleanly_on_sigterm
             ready_after = time.monotonic() - started
             reply = await alice.slash("help")
             assert reply.ephemeral and "/profile edit" in reply.content
-            proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), timeout=30)
+            code = await terminate(proc)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await reap(proc)
         text = log.read_text()
         assert code == 0, text
         assert (tmp_path / "data" / "pairbot.sqlite3").is_file()

@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="connect to Discord and serve the community")
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
     sub.add_parser("check-config", help="validate the configuration and exit")
+    backup = sub.add_parser(
+        "backup", help="copy the SQLite database to a file, safely while pairbot runs"
+    )
+    backup.add_argument("destination", type=Path, help="the backup file to write")
     demo = sub.add_parser(
         "demo", help="run the bot against a local Discord emulator with a simulated community"
     )
@@ -201,6 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"pairbot: {exc}", file=sys.stderr)
             return 2
         print("database is up to date")
+        return 0
+    if args.command == "backup":
+        from bot.backup import BackupError, backup_sqlite
+
+        try:
+            pages = backup_sqlite(settings.resolved_database_url, args.destination)
+        except BackupError as exc:
+            print(f"pairbot: {exc}", file=sys.stderr)
+            return 2
+        print(f"backed up {pages} pages to {args.destination}")
         return 0
     if args.command == "match":
         from bot.offline_match import main as match_main

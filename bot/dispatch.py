@@ -85,6 +85,7 @@ class Dispatcher:
         max_attempts: int = outbox.MAX_ATTEMPTS,
         worker: str | None = None,
         on_dms_closed: Callable[[int, int], None] | None = None,
+        on_outcomes: Callable[[dict[str, int]], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.on_dms_closed = on_dms_closed
@@ -95,6 +96,8 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         self.max_attempts = max_attempts
         self.worker = worker or outbox.worker_id()
+        # Told the counts by state each time delivery outcomes are committed (metrics).
+        self.on_outcomes = on_outcomes
         self._handlers: dict[str, Handler] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -346,6 +349,8 @@ class _Recorder:
                     raise
                 continue
             self.commits += 1
+            if dispatcher.on_outcomes is not None:
+                dispatcher.on_outcomes(counts)
             for state, n in counts.items():
                 self.counts[state] = self.counts.get(state, 0) + n
             if dispatcher.on_dms_closed is not None:

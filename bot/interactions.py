@@ -17,6 +17,7 @@ from discord.ui.view import ViewStore
 
 from bot.access import AccessCache
 from bot.errors import PairbotError
+from bot.failures import unexpected_error_text
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,7 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         ref = secrets.token_hex(3)
         what = interaction.command.qualified_name if interaction.command else "component"
         log.error("unexpected error [ref %s] in %s", ref, what, exc_info=unwrap(error))
-        text = (
-            f"Something went wrong on my side (reference `{ref}`). Nothing you entered was lost; "
-            "please try again in a moment."
-        )
+        text = unexpected_error_text(unwrap(error), ref)
     try:
         await send_ephemeral(interaction, text)
     except discord.HTTPException:

@@ -188,6 +188,10 @@ def hot_queries() -> dict[str, tuple[Run, set[str]]]:
             lambda s: outbox.next_due_at(s, after=NOW),
             {"ix_outbox_state_next_attempt_at"},
         ),
+        "outbox backlog for the metrics (outbox.due_backlog)": (
+            lambda s: outbox.due_backlog(s, now=NOW),
+            {"ix_outbox_state_next_attempt_at"},
+        ),
         "cancel pending by target (outbox.cancel_pending)": (
             lambda s: outbox.cancel_pending(s, kind="meeting_reminder", target="p42"),
             {"ix_outbox_target_state"},

@@ -821,6 +821,22 @@ async def earliest_pending(session: AsyncSession) -> datetime | None:
     return cast(datetime | None, value)
 
 
+async def due_backlog(session: AsyncSession, *, now: datetime) -> tuple[int, datetime | None]:
+    """How many pending rows are due at ``now`` (and not stale), and the oldest one's due time:
+    the dispatcher's backlog, for the operators' metrics. A range of ``(state,
+    next_attempt_at)``, so it costs the backlog, not the whole schedule."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(OUTBOX.c.next_attempt_at)).where(
+                OUTBOX.c.state == OutboxState.PENDING.value,
+                OUTBOX.c.next_attempt_at <= now,
+                or_(OUTBOX.c.expires_at.is_(None), OUTBOX.c.expires_at > now),
+            )
+        )
+    ).one()
+    return int(row[0] or 0), cast(datetime | None, row[1])
+
+
 async def recent_failures(
     session: AsyncSession, *, guild_id: int, since: datetime, limit: int = 10
 ) -> list[ScheduleEntry]:

@@ -252,6 +252,20 @@ class World:
         self.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild.id, intent=INTENT_MEMBERS)
         return member
 
+    def remove_member(self, member: Member) -> None:
+        """The person leaves the server: gone from it and its threads. Discord tells only bots
+        with the (privileged) members intent; the rest learn it from 10007 Unknown Member and
+        50007 when they try to reach the person."""
+        guild = member.guild
+        if guild.members.pop(member.id, None) is None:
+            raise EmulatorError(f"{member.name} is not in {guild.name}")
+        for thread in guild.threads:
+            if member.id in thread.thread_members:
+                self.remove_thread_member(thread, member.id)
+        data: JSON = {"guild_id": str(guild.id), "user": member.user.to_payload()}
+        self.dispatch("GUILD_MEMBER_REMOVE", data, guild_id=guild.id, intent=INTENT_MEMBERS)
+        self.notify()
+
     def _member_updated(self, member: Member) -> None:
         data = member.to_payload()
         data["guild_id"] = str(member.guild.id)

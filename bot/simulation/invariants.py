@@ -370,8 +370,8 @@ class Checker:
                 hours=2
             ):
                 continue
-            users = members[pair.id]
-            if any(u in self.gone for u in users):
+            users = [u for u in members[pair.id] if u not in self.gone]
+            if len(users) < 2:
                 continue
             self.counts["meetings checked"] += 1
             stamp = f"<t:{int(meeting.occurs_at.timestamp())}"

@@ -434,8 +434,9 @@ class Simulation:
                     "goal-done",
                     "delete",
                     "bad-input",
+                    "leave",
                 ),
-                weights=(6, 3, 3, 3, 1, 2, 1, 1, 1, 3, 4, 1, 3),
+                weights=(6, 3, 3, 3, 1, 2, 1, 1, 1, 3, 4, 1, 3, 1),
             )[0]
             self.plan(at, f"{person.name} {choice}", self._restless(person, choice))
 
@@ -521,6 +522,11 @@ class Simulation:
                     )
                     self.gone.add(person.name)
                     self.checker.deleted(person)
+            elif choice == "leave":
+                self.sb.emu.world.remove_member(member)
+                self.gone.add(person.name)
+                self.checker.deleted(person)
+                self.stats.counts["left the server"] += 1
             elif choice == "bad-input":
                 await self._bad_input(person, member)
 

@@ -154,10 +154,10 @@ def request_card(requester: PublicProfile, author: PublicProfile, now: datetime)
         facts.append("speaks " + ", ".join(requester.languages))
     parts += ["", " · ".join(facts)]
     if lines:
-        parts += ["", f"**You're both free {minutes / 60:g} h in the coming week** (your time):"]
+        parts += ["", f"**You're both free {minutes / 60:g} h in the next 7 days** (your time):"]
         parts += lines[:8]
     else:
-        parts += ["", "Your availabilities don't overlap in the coming week."]
+        parts += ["", "Your availabilities don't overlap in the next 7 days."]
     text = "\n".join(parts)
     return text if len(text) <= BODY_MAX else text[: BODY_MAX - 1] + "…"
 

@@ -84,8 +84,10 @@ class Dispatcher:
         max_in_flight: int = 10,
         max_attempts: int = outbox.MAX_ATTEMPTS,
         worker: str | None = None,
+        on_dms_closed: Callable[[int, int], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_dms_closed = on_dms_closed
         self.clock = clock
         self.messenger = messenger
         self.batch_size = batch_size
@@ -343,6 +345,9 @@ class _Recorder:
             self.commits += 1
             for state, n in counts.items():
                 self.counts[state] = self.counts.get(state, 0) + n
+            if dispatcher.on_dms_closed is not None:
+                for guild_id, user_id in closed:
+                    dispatcher.on_dms_closed(guild_id, user_id)
             for _, _, done in taken:
                 if not done.done():
                     done.set_result(None)

@@ -229,6 +229,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
                 f"{settings.match_time_utc} UTC, next {stamp(next_round)}; odd one out: "
                 f"{settings.odd_policy.replace('_', ' ')}"
             )
+        self.bot.access.forget(interaction.guild_id)
         problems = missing_permissions(forum, REQUIRED_FORUM) + missing_permissions(
             pairs_channel, REQUIRED_PAIRS
         )

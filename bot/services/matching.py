@@ -29,8 +29,7 @@ from bot.domain.matching import (
     match_pool,
 )
 from bot.domain.matching.explain import advice_key, render_waiting
-from bot.domain.matching.model import MemberAdvice
-from bot.domain.matching.model import Medium, Rhythm
+from bot.domain.matching.model import Medium, MemberAdvice, Rhythm
 from bot.domain.profile import AGE_BRACKETS, bracket_bounds
 from bot.domain.recurrence import Recurrence, next_occurrence, occurrence_key
 from bot.domain.timezones import ts
@@ -53,6 +52,9 @@ log = logging.getLogger(__name__)
 ROUND_KIND = outbox.MATCH_ROUND.kind
 REMIND_AFTER = dt.timedelta(days=28)
 """A member whose situation stays the same hears from the rounds again after this long."""
+MIN_GAP = dt.timedelta(hours=20)
+"""Never two round messages to a member within this: a moderator's round and the scheduled one
+the same day tell them once; a change seen by the second waits for the next round after it."""
 LONG_WAIT_ROUNDS = 3
 """Moderators see members who have waited this many rounds or more ("more than two")."""
 
@@ -274,7 +276,9 @@ async def run_round(
         s.member_id: s
         for s in (
             await session.execute(
-                select(RoundStanding).where(RoundStanding.member_id.in_([m.id for m in by_id.values()]))
+                select(RoundStanding).where(
+                    RoundStanding.member_id.in_([m.id for m in by_id.values()])
+                )
             )
         ).scalars()
     }
@@ -314,8 +318,9 @@ async def _tell_unmatched(
     now: datetime,
 ) -> None:
     """At most one message a round, and only when something changed for the member: their
-    situation or the change that would help, an unkept priority promise, or (rarely) a reminder
-    after :data:`REMIND_AFTER` of the same. The standing also counts the rounds waited."""
+    situation or the kind of change that would help, an unkept priority promise, or (rarely) a
+    reminder after :data:`REMIND_AFTER` of the same; never two within :data:`MIN_GAP`. The
+    standing also counts the rounds waited."""
     if standing is None or standing.spell != member.waiting_since:
         if standing is not None:
             await session.delete(standing)
@@ -332,6 +337,8 @@ async def _tell_unmatched(
     standing.rounds_waited += 1
     standing.last_round_at = now
     standing.hint = advice.hint
+    if standing.told_at is not None and now - standing.told_at < MIN_GAP:
+        return
     key = advice_key(advice)
     priority_failed = standing.promise_open
     reminder = (

@@ -188,7 +188,8 @@ class Checker:
 
     async def _goals(self) -> None:
         """Every goal is asked about before it closes (unless its owner snoozed or paused,
-        or left), and never closes before its due moment."""
+        or left), and the bot never closes one before its due moment (its owner may: answering
+        "missed" to a check-in says so)."""
         async with self.sb.bot.deps.sessions() as session:
             goals = (
                 await session.execute(
@@ -217,7 +218,13 @@ class Checker:
             closed_at = goal.updated_at
             who = self.person_of.get(owner.user_id)
             name = who.name if who else f"user {owner.user_id}"
-            if closed_at < due - SLACK:
+            own_answer = any(
+                c.answer == "missed"
+                and c.answered_at is not None
+                and abs(c.answered_at - closed_at) <= SLACK
+                for c in asked[goal.id]
+            )
+            if closed_at < due - SLACK and not own_answer:
                 self.problem(
                     "no goal closes before its due moment",
                     f"{name}'s goal #{goal.id} closed {closed_at:%a %d %b %H:%M} UTC, "

@@ -21,7 +21,7 @@ from bot.domain.matching import (
     Seeker,
     match_pool,
     render_group,
-    render_unmatched,
+    render_waiting,
 )
 
 NOW = datetime(2026, 3, 16, 17, tzinfo=UTC)
@@ -235,7 +235,13 @@ def test_carry_over_leaves_one_member_with_priority_and_says_why() -> None:
     assert len(result.groups) == 1
     (left,) = result.unmatched
     assert left.reason == "odd_one_out" and left.priority
-    assert "first in line" in render_unmatched(left, NOW + timedelta(days=7))
+    # Regression: "You'll be first in line next round" was a promise priority cannot keep.
+    advice = match_pool(pool, CommunitySettings(odd_policy="carry_over"), now=NOW,
+                        advise=True).advice[left.member_id]
+    told = render_waiting(advice, zone="Europe/Berlin", now=NOW, next_round=NOW + timedelta(days=7),
+                          min_overlap_minutes=60)
+    assert advice.situation == "taken" and "first in line" not in told
+    assert "You keep priority for the next round: a head start, though it can't promise" in told
 
 
 def test_the_longest_waiting_member_is_not_the_one_left_over() -> None:

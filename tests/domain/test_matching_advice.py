@@ -7,6 +7,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 import numpy as np
+
 from bench.pool_gen import generate_pool
 from bot.domain.availability import Window
 from bot.domain.matching import CommunitySettings, Seeker, match_pool
@@ -43,7 +44,8 @@ def test_the_suggested_change_opens_exactly_the_partners_it_names() -> None:
     kinds = set()
     for seed in range(8):
         kinds |= check_pool(generate_pool(40, seed, NOW))
-    assert {"time", "language", "wish_gender"} <= kinds  # the pools do leave members a change would help
+    # The pools do leave members alone whom each kind of change would help.
+    assert {"time", "language", "wish_gender"} <= kinds
 
 
 def check_pool(pool: list[Seeker]) -> set[str]:
@@ -54,8 +56,8 @@ def check_pool(pool: list[Seeker]) -> set[str]:
     for advice in result.advice.values():
         member = next(s for s in pool if s.id == advice.member_id)
         if advice.situation == "ruled_out" and "wishes" in advice.obstacles:
-            assert (member.partner_genders or member.partner_age_brackets
-                    or member.partner_languages), "told their wishes rule others out: they have none"
+            own = member.partner_genders or member.partner_age_brackets or member.partner_languages
+            assert own, "told their wishes rule others out, but they have none"
         if advice.change is None:
             continue
         changed = [applied(s, advice.change) if s.id == member.id else s for s in pool]
@@ -120,3 +122,30 @@ def test_added_time_is_in_the_members_own_zone_across_a_dst_change() -> None:
     changed = applied(ann, advice.change)
     again = match_pool([changed, tokyo], now=now)
     assert len(again.groups) == 1
+
+
+def test_only_news_to_the_member_makes_a_new_message() -> None:
+    """The key a round compares: a pool that moves a little (another obstacle among those who
+    share time, another count, another equally small window) is not news; what they could do
+    about it, or whether anyone fits them at all, is."""
+    from bot.domain.matching.explain import advice_key
+    from bot.domain.matching.model import MemberAdvice
+
+    hour = Change("time", windows=(Window(1, 18 * 60, 19 * 60),), minutes=60)
+    other_hour = Change("time", windows=(Window(3, 7 * 60, 8 * 60),), minutes=60)
+    same = {
+        advice_key(MemberAdvice("a", "time", change=hour, opens=2)),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm",), change=other_hour, opens=5)),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm", "wishes"), change=hour, opens=1)),
+    }
+    assert len(same) == 1
+    news = {
+        advice_key(MemberAdvice("a", "time", change=hour, opens=2)),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm",),
+                                change=Change("rhythm", value="weekly"), opens=1)),
+        advice_key(MemberAdvice("a", "time")),
+        advice_key(MemberAdvice("a", "taken")),
+        advice_key(MemberAdvice("a", "no_fit")),
+        advice_key(MemberAdvice("a", "alone")),
+    }
+    assert len(news) == 6

@@ -5,7 +5,7 @@ help, with how many it would open; moderators see who has waited long, with publ
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.sandbox import Sandbox
 from emulator import Member, Message
@@ -94,11 +94,32 @@ async def test_match_now_and_the_scheduled_round_the_same_day_send_one_message(
     carol, dan = sb.member("carol"), sb.member("dan")
     await seeker(carol, **TOKYO_MORNINGS)
     await seeker(dan, **NEW_YORK_WEEKENDS)
+    alice, bob, erin = sb.member("alice"), sb.member("bob"), sb.member("erin")
+    for member in (alice, bob, erin):
+        await seeker(member)
+    await sb.moderator.slash("admin setup", odd_policy="carry_over")
     await match_now(sb)
+    [left] = [m for m in (alice, bob, erin) if round_dms(m)]
+    assert "paired with someone else this round" in round_dms(left)[0].content
+    proposal = next(
+        m for channel in sb.emu.world.channels.values() for m in channel.messages
+        if "Accept" in m.button_labels
+    )
+    for member in (alice, bob, erin):
+        if member is not left:
+            await member.press(proposal, "Accept")
     await sb.advance(timedelta(hours=9))  # Monday 18:00 UTC: the 17:00 round has run
     rounds = await sb.moderator.slash("admin stats")
-    assert "Last round" in rounds.content
+    ran = int(datetime(2026, 1, 5, 18, 0, tzinfo=UTC).timestamp())  # the 17:00 round, at the tick
+    assert f"**Last round**: <t:{ran}:f>: 3 in the pool, 0 groups" in rounds.content
     assert len(round_dms(carol)) == 1 and len(round_dms(dan)) == 1
+    # The left-over member's situation changed at 17:00 (the others are paired now), but a
+    # second message the same day would be one too many: it comes with the next round.
+    assert len(round_dms(left)) == 1
+    await next_scheduled_round(sb)
+    assert len(round_dms(left)) == 2 and len(round_dms(carol)) == 1
+    assert "ruled out" in round_dms(left)[1].content or "None of the members" in \
+        round_dms(left)[1].content
 
 
 async def test_a_member_without_wishes_is_never_told_a_preference_rules_everyone_out(

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -277,7 +277,9 @@ def _time_change(p: PoolArrays, i: int, waiting: Mask) -> tuple[Change, int] | N
         _week_shift(zone, weeks[0], weeks[w]) for w in range(1, len(weeks))
     ]
     slot = timedelta(minutes=SLOT_MINUTES)
-    for length in range(1, min(p.min_slots + EXTRA_WINDOW_SLOTS, SLOTS_PER_WEEK) + 1):
+    # No window shorter than the smallest shortfall can open anyone: start there.
+    shortest = max(1, int(np.max(np.stack(need), axis=0).min()))
+    for length in range(shortest, min(p.min_slots + EXTRA_WINDOW_SLOTS, SLOTS_PER_WEEK) + 1):
         starts = np.arange(SLOTS_PER_WEEK - length + 1)
         opened = np.ones((len(cols), len(starts)), dtype=bool)
         for w in range(len(weeks)):

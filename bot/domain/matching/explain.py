@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 from functools import reduce
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -24,11 +24,10 @@ from bot.domain.matching.model import (
     Change,
     Group,
     GroupExplanation,
-    MemberAdvice,
     Medium,
+    MemberAdvice,
     Rhythm,
     Seeker,
-    Unmatched,
     WeekOverlap,
 )
 from bot.domain.timezones import ts
@@ -174,32 +173,6 @@ def render_group(
     return "\n".join(lines)
 
 
-_UNMATCHED_WORDS = {
-    "no_overlap": (
-        "No one in this round's pool shares enough of your weekly availability. Adding hours to "
-        "your availability in /profile gives the next round more to work with."
-    ),
-    "preferences": (
-        "Everyone who shares enough time with you this round is ruled out by a preference, a "
-        "meeting rhythm, a language or a recent partnership (yours or theirs). Widening your "
-        "preferences could help."
-    ),
-    "odd_one_out": (
-        "Everyone who fits you was already paired this round, so someone had to wait. You'll "
-        "be first in line next round."
-    ),
-    "no_one_else": "You're the only one looking for a partner right now.",
-}
-
-
-def render_unmatched(unmatched: Unmatched, next_round: datetime | None = None) -> str:
-    """The message a member left without a partner reads."""
-    text = "No partner for you this round. " + _UNMATCHED_WORDS[unmatched.reason]
-    if next_round is not None:
-        text += f" The next round is {ts(next_round, 'F')} ({ts(next_round, 'R')})."
-    return text
-
-
 _OBSTACLE_WORDS = {
     "wishes": "your partner wishes",
     "rhythm": "a different meeting rhythm",
@@ -211,10 +184,13 @@ _WISH_WORDS = {"wish_gender": "gender", "wish_age": "age", "wish_language": "lan
 
 def advice_key(advice: MemberAdvice) -> str:
     """What a waiting member was told, in short: the same key means nothing changed for them.
-    The kind of change is in it, not its details or count: a pool that moves a little (another
-    equally small window, one member more or less) is no news."""
-    what = advice.change.kind if advice.change is not None else ""
-    return f"{advice.situation}|{','.join(advice.obstacles)}|{what}"
+    It holds whether anyone fits them at all (alone, nobody they could be paired with, fits
+    all taken, or not fitting yet) and the kind of change that would help; not the obstacles,
+    the change's details or its count, which move a little with every pool (one more member
+    with another rhythm, an equally small window elsewhere) without being news to them."""
+    lonely = advice.situation in ("time", "ruled_out")
+    what = advice.change.kind if advice.change is not None else "none"
+    return f"lonely:{what}" if lonely else advice.situation
 
 
 def _members(n: int) -> str:

@@ -109,7 +109,8 @@ def overlap_runs(
 
     Built from the same quarter-hour masks (:func:`~bot.domain.availability.utc_slot_mask`) as
     matching, on the real dates of this UTC week and the next, so the times and hours shown here
-    are the ones the matcher counted, exact to the minute for every zone in use."""
+    are the ones the matcher counted, exact to the minute for every zone in use. Runs are cut
+    at ``now`` and at ``now`` + 7 days, so the total is never more than a week's overlap."""
     if not (a.timezone and b.timezone and a.windows and b.windows):
         return []
     runs: list[tuple[datetime, datetime]] = []
@@ -124,6 +125,7 @@ def overlap_runs(
     for start, end in runs:
         if end <= now or start >= horizon:
             continue
+        end = min(end, horizon)  # a run at the horizon counts only up to it
         if merged and merged[-1][1] == start:
             merged[-1] = (merged[-1][0], end)
         else:

@@ -279,3 +279,18 @@ def test_a_pool_window_off_the_quarter_hour_names_the_member_and_field() -> None
         parse_pool(raw)
     assert (caught.value.member, caught.value.field) == ("ana", "availability[0].start")
     assert "quarter hour" in caught.value.problem
+
+
+def test_the_next_7_days_count_a_run_at_the_horizon_only_up_to_it() -> None:
+    """At 12:30 UTC on a Monday two Kathmandu members free Mon-Fri 18:00-19:00 (12:15-13:15
+    UTC) share 45 min today and 15 min next Monday before the 7 days end: 5 h in all, not the
+    5 h 45 min counted when next Monday's run was kept whole."""
+    a = profile(1, "Asia/Kathmandu", "Mon-Fri 18:00-19:00")
+    b = profile(2, "Asia/Kathmandu", "Mon-Fri 18:00-19:00")
+    now = utc(2026, 6, 1, 12, 30)
+    shown, lines = overlap_summary(a, b, now)
+    assert shown == 5 * 60
+    horizon = int(utc(2026, 6, 8, 12, 30).timestamp())
+    assert lines[-1].endswith(f"<t:{horizon}:t>")
+    assert lines[0] == (f"• <t:{int(now.timestamp())}:F> – "
+                        f"<t:{int(utc(2026, 6, 1, 13, 15).timestamp())}:t>")

@@ -211,7 +211,7 @@ class QuietButton(
             if result.rematch:
                 text = (
                     "Done: the partnership has ended kindly and you're back in the pool with "
-                    "priority. The next round looks for you first. 🌱"
+                    "priority, a head start in the next round. 🌱"
                 )
             else:
                 text = "Okay, we'll keep waiting. I'll check in with you again if it stays quiet."

@@ -485,8 +485,8 @@ def proposal_closed_text() -> str:
 def proposal_declined_dm(others: Iterable[int]) -> str:
     return (
         f"Your proposed partnership with {_and([mention(u) for u in others])} won't go ahead this "
-        "time. That's okay: no reason needed. You're back in the pool with priority, so the next "
-        "round looks for you first. 🌱"
+        "time. That's okay: no reason needed. You're back in the pool with priority, a head start "
+        "in the next round. 🌱"
     )
 
 

@@ -122,7 +122,7 @@ def explain_group(
 
 def _hours(minutes: int) -> str:
     h = minutes / 60
-    return f"{h:g} h" if h == int(h) else f"{h:.1f} h"
+    return f"{h:g} h"  # quarter hours: 13.75 h, never rounded to 13.8
 
 
 def _mention(member_id: str, names: Mapping[str, str] | None) -> str:

@@ -388,7 +388,10 @@ class Checker:
                 ]
                 asked = self._seen_with("pairbot:met:", user)
                 asked = [
-                    s for s in asked if any(i.endswith(f":{meeting.id}") for i in s.custom_ids)
+                    s
+                    for s in asked
+                    if any(i.endswith(f":{meeting.id}") for i in s.custom_ids)
+                    and _addressed_to(s, user)
                 ]
                 name = _name(user, self.person_of)
                 if len(reminders) != 1:
@@ -452,6 +455,12 @@ def _due_moment(goal: Goal, zone: ZoneInfo) -> datetime:
         return due_at
     end = datetime.combine(goal.due_date + timedelta(days=1), time(0, 0), tzinfo=zone)
     return end.astimezone(UTC)
+
+
+def _addressed_to(seen: Seen, user_id: int) -> bool:
+    """A DM is addressed to its reader; in a shared thread, a message is addressed to whom it
+    opens by mentioning (a partner's fallback question is theirs, not everyone's there)."""
+    return len(seen.audience) == 1 or seen.message.content.startswith(f"<@{user_id}>")
 
 
 def _name(user_id: int, people: dict[int, Person]) -> str:

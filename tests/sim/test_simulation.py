@@ -27,12 +27,19 @@ from tests.dbutil import TEST_DATABASE_URL, on_postgres, truncate_all
 def _run(template: str, **kwargs: object) -> Outcome:
     """One simulation on a fresh copy of the suite's migrated database."""
 
+    async def empty(url: str) -> None:
+        engine = create_engine(url)
+        await truncate_all(engine)
+        await engine.dispose()
+
     async def go(url: str) -> Outcome:
-        if on_postgres():
-            engine = create_engine(url)
-            await truncate_all(engine)
-            await engine.dispose()
-        return await simulate(database_url=url, **kwargs)  # type: ignore[arg-type]
+        if not on_postgres():
+            return await simulate(database_url=url, **kwargs)  # type: ignore[arg-type]
+        await empty(url)  # the suite's PostgreSQL database is shared: leave it as found
+        try:
+            return await simulate(database_url=url, **kwargs)  # type: ignore[arg-type]
+        finally:
+            await empty(url)
 
     if on_postgres():
         assert TEST_DATABASE_URL

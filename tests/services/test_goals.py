@@ -688,3 +688,33 @@ async def test_planning_is_per_member_and_no_tick_reads_everyone(world: World) -
         assert await goals.sweep(session, now=world.clock.now()) == 1
     await world.at(world.clock.now() + timedelta(minutes=5))
     assert (await world.goal(1)).status == "missed"
+
+
+async def test_a_pause_moves_the_cycle_and_never_closes_an_unasked_goal(world: World) -> None:
+    """Carl has no partner (the calendar week) and pauses for ten days: no check-in, no
+    prompt, and his goal moves to the week after the break instead of closing as missed."""
+    from bot.services import pool
+
+    goal_id = await add(world, CARL, "learn the chords")
+    async with unit_of_work(world.sessions) as session:
+        carl = await session.get(Member, await _id(session, CARL))
+        assert carl is not None
+        carl.pool_status = "seeking"
+    until = START + timedelta(days=10)
+    await world.run(pool.pause, guild_id=G, user_id=CARL, until=until)
+    first_due = (await world.goal(goal_id)).due_at
+    assert first_due == datetime(2026, 1, 11, 22, 59, tzinfo=UTC)  # Sunday 23:59 Berlin
+    await world.at(until)
+    assert await world.checkins() == [] and await world.rows("weekly_prompt") == []
+    moved = await world.goal(goal_id)
+    assert moved.status == "open" and moved.due_at == first_due + timedelta(days=7)
+    await world.run(pool.resume_due_pauses)
+    # Back from the break: asked before the new due moment, closed only after it.
+    await world.at(moved.due_at - timedelta(minutes=1))
+    [asked] = await world.checkins(goal_id)
+    assert asked.asked_for < moved.due_at
+    assert (await world.goal(goal_id)).status == "open"
+    await world.at(moved.due_at + timedelta(hours=10))
+    assert (await world.goal(goal_id)).status == "missed"
+    [prompt] = await world.rows("weekly_prompt")
+    assert prompt.created_at > moved.due_at

@@ -333,21 +333,33 @@ async def add_goal(
     )
     session.add(goal)
     await session.flush()
-    plan = await plan_member(session, member_id=member.id, now=now)
+    await plan_member(session, member_id=member.id, now=now)
     log.info("goal %s added by member %s", goal.id, member.id)
-    return _planned_view(goal, target=target, plan=plan, now=now)
+    return await _planned_view(session, goal, target=target, now=now)
 
 
-def _planned_view(goal: Goal, *, target: _Target, plan: Plan, now: datetime) -> GoalView:
+async def _planned_view(
+    session: AsyncSession, goal: Goal, *, target: _Target, now: datetime
+) -> GoalView:
     """The goal as ``/goal add`` and ``/goal edit`` show it: when it is due, the meeting it is
-    due at, and when its owner will be asked about it."""
+    due at, and when its owner will next be asked about it."""
     view = _view(goal, user_id=target.member.user_id, zone=target.zone)
     meeting = _meeting(target.pair)
     meeting_at = None
     if view.rule == "meeting" and meeting is not None:
         meeting_at = meeting.next_meeting(view.deadline)
+    asked = bool(
+        (await session.execute(select(exists().where(CheckIn.goal_id == goal.id)))).scalar()
+    )
+    alone = g.next_checkin_for(
+        _rule(target),
+        [_timing(goal, zone=target.zone, asked=asked)],
+        now=now,
+        snoozed=await snoozed_weeks(session, member_id=target.member.id),
+        last_calls=not await _away(session, target.member),
+    )
     return dataclasses.replace(
-        view, meeting_at=meeting_at, checkin_at=plan.checkin_for.get(goal.id)
+        view, meeting_at=meeting_at, checkin_at=alone.at if alone else None
     )
 
 
@@ -519,8 +531,8 @@ async def edit_goal(
         goal.area = await _area(session, guild_id=guild_id, area=area, now=now)
     goal.updated_at = now
     await session.flush()
-    plan = await plan_member(session, member_id=member.id, now=now)
-    return _planned_view(goal, target=target, plan=plan, now=now)
+    await plan_member(session, member_id=member.id, now=now)
+    return await _planned_view(session, goal, target=target, now=now)
 
 
 async def drop_goal(

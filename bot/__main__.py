@@ -9,9 +9,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("pairbot")
 
@@ -28,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="connect to Discord and serve the community")
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
     sub.add_parser("check-config", help="validate the configuration and exit")
+    backup = sub.add_parser(
+        "backup", help="copy the SQLite database to a file, safely while pairbot runs"
+    )
+    backup.add_argument("destination", type=Path, help="the backup file to write")
     demo = sub.add_parser(
         "demo", help="run the bot against a local Discord emulator with a simulated community"
     )
@@ -35,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weeks", type=positive_int, default=4, help="simulated weeks")
     demo.add_argument("--seed", type=int, default=7, help="makes the community reproducible")
     demo.add_argument("--transcript", type=Path, help="also write the transcript to FILE")
+    simulate = sub.add_parser(
+        "simulate",
+        help="live a seeded community through weeks with the real bot and check its invariants",
+    )
+    simulate.add_argument("--members", type=positive_int, default=60, help="community size")
+    simulate.add_argument("--weeks", type=positive_int, default=4, help="simulated weeks")
+    simulate.add_argument("--seed", type=int, default=1, help="makes the community reproducible")
+    simulate.add_argument("--show", type=int, default=20, help="how many breaches to print")
+    simulate.add_argument("--memory", action="store_true", help="also print peak traced memory")
     match = sub.add_parser("match", help="match a pool file offline (no Discord, no database)")
     match.add_argument("--pool", type=Path, required=True, help="the pool, as JSON")
     match.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
@@ -53,15 +70,53 @@ def positive_int(text: str) -> int:
     return value
 
 
-async def _migrate(settings: Settings) -> None:
+def _engine(settings: Settings) -> AsyncEngine:
     from bot.db import create_engine
-    from bot.migrate import upgrade
+    from bot.startup import StartupError, describe_database_error
 
-    engine = create_engine(settings.resolved_database_url)
+    url = settings.resolved_database_url
     try:
-        await upgrade(engine)
+        return create_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            connect_timeout=settings.database_connect_timeout,
+        )
+    except OSError as exc:  # the SQLite file's folder can't be made
+        raise StartupError(describe_database_error(url, exc)) from None
+
+
+async def _prepare(settings: Settings, engine: AsyncEngine, *, migrate: bool) -> None:
+    """Reach the database (one clear line if it can't be used) and migrate it if asked."""
+    from bot.migrate import upgrade
+    from bot.startup import check_database, database_failure
+
+    await check_database(engine)
+    if migrate:
+        try:
+            await upgrade(engine)
+        except Exception as exc:
+            failure = database_failure(settings.resolved_database_url, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+
+async def _migrate(settings: Settings) -> None:
+    from bot.startup import lock_for
+
+    lock = lock_for(settings.resolved_database_url)
+    if lock is not None:
+        lock.acquire()  # not while a `pairbot run` uses the file
+    try:
+        engine = _engine(settings)
+        try:
+            await _prepare(settings, engine, migrate=True)
+        finally:
+            await engine.dispose()
     finally:
-        await engine.dispose()
+        if lock is not None:
+            lock.release()
 
 
 async def _run(settings: Settings) -> int:
@@ -69,9 +124,9 @@ async def _run(settings: Settings) -> int:
 
     from bot.app import Deps, PairBot, point_at
     from bot.clock import SystemClock
-    from bot.db import create_engine, create_sessionmaker
-    from bot.migrate import upgrade
-    from bot.scheduler import Ticker
+    from bot.db import create_sessionmaker
+    from bot.metrics import Metrics, TimedTicker
+    from bot.startup import lock_for
 
     if settings.token is None:
         print(
@@ -80,16 +135,25 @@ async def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    engine = create_engine(settings.resolved_database_url)
-    if settings.migrate_on_start:
-        await upgrade(engine)
+    # One process per SQLite file, held until this process ends.
+    lock = lock_for(settings.resolved_database_url)
+    if lock is not None:
+        lock.acquire()
+    engine = _engine(settings)
+    try:
+        await _prepare(settings, engine, migrate=settings.migrate_on_start)
+    except BaseException:
+        await engine.dispose()
+        raise
     point_at(settings.api_base_url, settings.gateway_url)
+    metrics = Metrics()
     deps = Deps(
         settings=settings,
         engine=engine,
         sessions=create_sessionmaker(engine),
         clock=SystemClock(),
-        ticker=Ticker(settings.tick_seconds),
+        ticker=TimedTicker(settings.tick_seconds, metrics),
+        metrics=metrics,
     )
     bot = PairBot(deps)
     stop = asyncio.Event()
@@ -111,6 +175,8 @@ async def _run(settings: Settings) -> int:
         return 2
     finally:
         await engine.dispose()
+        if lock is not None:
+            lock.release()
     return 0
 
 
@@ -128,9 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from bot.logs import setup_logging
+    from bot.startup import StartupError
 
     token = settings.token.get_secret_value() if settings.token else ""
-    setup_logging(settings.log_level, secrets=[token])
+    setup_logging(settings.log_level, secrets=[token], json_format=settings.log_format == "json")
     if args.command == "check-config":
         db = settings.resolved_database_url.split("://", 1)[0]
         print(
@@ -138,12 +205,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'set' if settings.token else 'not set'}, log level: {settings.log_level})"
         )
         return 0
-    if args.command == "migrate":
-        asyncio.run(_migrate(settings))
+    if args.command in ("migrate", "run"):
+        try:
+            if args.command == "run":
+                return asyncio.run(_run(settings))
+            asyncio.run(_migrate(settings))
+        except StartupError as exc:
+            print(f"pairbot: {exc}", file=sys.stderr)
+            return 2
         print("database is up to date")
         return 0
-    if args.command == "run":
-        return asyncio.run(_run(settings))
+    if args.command == "backup":
+        from bot.backup import BackupError, backup_sqlite
+
+        try:
+            pages = backup_sqlite(settings.resolved_database_url, args.destination)
+        except BackupError as exc:
+            print(f"pairbot: {exc}", file=sys.stderr)
+            return 2
+        print(f"backed up {pages} pages to {args.destination}")
+        return 0
     if args.command == "match":
         from bot.offline_match import main as match_main
 
@@ -152,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import main as demo_main
 
         return demo_main(args)
+    if args.command == "simulate":
+        from bot.simulation import main as simulate_main
+
+        return simulate_main(args)
     parser.print_usage(sys.stderr)
     return 2
 

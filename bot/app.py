@@ -12,12 +12,15 @@ import yarl
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.access import AccessCache
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatch import DiscordMessenger, Dispatcher
 from bot.interactions import PairTree
+from bot.metrics import Metrics, OpsServer, serve
 from bot.scheduler import Ticker
 from bot.services.ports import Messenger
+from bot.startup import StartupError
 from cogs import EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,9 @@ class Deps:
     extras: dict[str, Any] = field(default_factory=dict)
     # How the dispatcher sends; None means the real discord.py client (tests may substitute).
     messenger: Messenger | None = None
+    # The process's metrics (bot.metrics); served on /metrics and /healthz when
+    # settings.metrics_enabled. None: nothing is measured.
+    metrics: Metrics | None = None
 
 
 def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -51,6 +57,8 @@ class PairBot(commands.Bot):
         self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS, **options: Any
     ) -> None:
         intents = discord.Intents.default()  # no privileged intents: members, message content
+        if deps.metrics is not None and "http_trace" not in options:
+            options["http_trace"] = deps.metrics.http_trace()  # requests and 429s
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -63,16 +71,25 @@ class PairBot(commands.Bot):
         self._extensions = extensions
         self.failed_extensions: list[str] = []
         self._closed_cleanly = False
+        self.access = AccessCache(deps.sessions)
+        self.ops_server: OpsServer | None = None
         # Built before the cogs load so that features can register their due-work handlers.
         settings = deps.settings
         self.dispatcher = Dispatcher(
+            on_dms_closed=self.access.marked_closed,
             sessions=deps.sessions,
             clock=deps.clock,
             messenger=deps.messenger
             or DiscordMessenger(self, rate_per_second=settings.send_rate_per_second),
             batch_size=settings.claim_batch_size,
             lease=timedelta(seconds=settings.lease_seconds),
+            on_outcomes=self._count_deliveries if deps.metrics is not None else None,
         )
+
+    def _count_deliveries(self, counts: dict[str, int]) -> None:
+        if self.deps.metrics is not None:
+            for state, n in counts.items():
+                self.deps.metrics.delivery(state, n)
 
     async def setup_hook(self) -> None:
         for name in self._extensions:
@@ -83,6 +100,26 @@ class PairBot(commands.Bot):
                 log.exception("extension %s failed to load; carrying on without it", name)
         await self.sync_commands()
         self.deps.ticker.add_handler("dispatch", self.dispatcher.run_once)
+        metrics, settings = self.deps.metrics, self.deps.settings
+        if metrics is not None and settings.metrics_enabled:
+            self.deps.ticker.add_handler(
+                "metrics", lambda: metrics.refresh_outbox(self.deps.sessions, self.deps.clock)
+            )
+            try:
+                self.ops_server = await serve(
+                    metrics,
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                    # Healthy while a tick finished within three intervals (and a minute's grace).
+                    stale_after=3 * settings.tick_seconds + 60,
+                    connected=lambda: self.is_ready() and not self.is_closed(),
+                )
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
+                    f"({exc.strerror or exc}); choose another metrics_port or set "
+                    "metrics_enabled = false"
+                ) from None
         self.deps.ticker.start()
 
     async def sync_commands(self) -> None:
@@ -105,6 +142,8 @@ class PairBot(commands.Bot):
         if self._closed_cleanly:
             return
         await self.deps.ticker.stop()
+        if self.ops_server is not None:
+            await self.ops_server.stop()
         await super().close()
         await self.deps.engine.dispose()
         self._closed_cleanly = True

@@ -26,6 +26,7 @@ ENV_PREFIX = "PAIRBOT_"
 DEFAULT_CONFIG_NAME = "config.toml"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
 
 _file_data: ContextVar[dict[str, Any]] = ContextVar("pairbot_config_file_data")
 
@@ -45,8 +46,16 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(default=None, gt=0)
     data_dir: Path = Path("data")
     database_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=10, ge=0, le=500)
+    database_connect_timeout: float = Field(default=10.0, gt=0, le=300)
     migrate_on_start: bool = True
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    # Operators' endpoints (/healthz, /metrics): off unless asked for, on loopback by default.
+    metrics_enabled: bool = False
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9108, ge=0, le=65_535)
     tick_seconds: float = Field(default=15.0, gt=0, le=3600)
     claim_batch_size: int = Field(default=100, ge=1, le=10_000)
     lease_seconds: float = Field(default=120.0, ge=5, le=86_400)
@@ -58,6 +67,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -118,6 +132,17 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
 
 
+def _relative_to(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """A relative ``data_dir`` in a config file means next to that file, not wherever the
+    process happens to start (a systemd unit's working directory, a cron job's home)."""
+    value = data.get("data_dir")
+    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+        data = {**data, "data_dir": str(path.resolve().parent / value)}
+    elif isinstance(value, str) and value.startswith("~"):
+        data = {**data, "data_dir": str(Path(value).expanduser())}
+    return data
+
+
 def _describe(error: ErrorDetails, source: str) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(file)"
     env_name = ENV_PREFIX + key.upper()
@@ -135,6 +160,8 @@ def load_settings(explicit: Path | None = None, **overrides: Any) -> Settings:
     """Load and validate settings; raise :class:`ConfigError` with a one-line message."""
     path = config_path(explicit)
     data = _read_file(path) if path is not None else {}
+    if path is not None:
+        data = _relative_to(path, data)
     source = str(path) if path is not None else "the environment"
     token = _file_data.set(data)
     try:

@@ -32,20 +32,53 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for ``url``, preparing SQLite files and pragmas."""
+def sqlite_path(url: str) -> Path | None:
+    """The database file of an SQLite URL, also in SQLite's ``file:PATH?mode=..`` form
+    (``None`` for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return None
+    if database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+        if parsed.query.get("mode") == "memory":
+            return None
+    if not database or database == ":memory:" or database.startswith(":memory:"):
+        return None
+    return Path(database)
+
+
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    connect_timeout: float | None = None,
+) -> AsyncEngine:
+    """Create the async engine for ``url``, preparing SQLite files and pragmas.
+
+    ``pool_size``/``max_overflow`` (PostgreSQL) bound the connections this process opens;
+    ``connect_timeout`` is how long connecting may take before it fails (PostgreSQL)."""
     parsed = make_url(url)
     # Bound parameters carry member text and private fields: keep them out of error messages,
     # which end up in logs.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         engine = create_async_engine(url, **kwargs)
         _prepare_sqlite(engine)
         return engine
     kwargs["pool_pre_ping"] = True
+    if pool_size is not None:
+        kwargs["pool_size"] = pool_size
+    if max_overflow is not None:
+        kwargs["max_overflow"] = max_overflow
+    if connect_timeout is not None:
+        kwargs["connect_args"] = {"timeout": connect_timeout}
     return create_async_engine(url, **kwargs)
 
 
@@ -63,11 +96,26 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            return  # each statement reads a consistent snapshot on its own, taking no lock
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+READ_ONLY = "pairbot_read_only"
+
+
+@asynccontextmanager
+async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads that must never wait for (or hold) SQLite's write lock: on SQLite
+    no transaction is opened, so each statement sees the latest committed data by itself; on
+    PostgreSQL it is an ordinary transaction, rolled back at the end. Never write in it."""
+    async with sessions() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 @asynccontextmanager

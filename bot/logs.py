@@ -1,8 +1,11 @@
-"""One log format for the whole process, and a filter that keeps the token out of every line."""
+"""One log format for the whole process (plain text, or one JSON object a line for log
+collectors: ``log_format = "json"``), and a filter that keeps the token out of every line."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -25,9 +28,28 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, *, secrets: list[str] | None = None) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
+    and ``exception`` when there is one. The message is the same redacted text the plain format
+    writes; nothing else of the record (no arguments) is added."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(
+    level: str, *, secrets: list[str] | None = None, json_format: bool = False
+) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter(FORMAT))
     handler.addFilter(RedactFilter(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -58,9 +58,11 @@ def _pings(user_ids: Sequence[int]) -> discord.AllowedMentions:
     )
 
 
-async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View) -> Space:
-    """Open the proposal's private thread and post it there with ``view`` (Accept / Decline);
-    fall back to DMs. Retrying is safe: the proposal message carries a deterministic nonce."""
+async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View | None) -> Space:
+    """Open the proposal's private thread and post it there with ``view`` (Accept / Decline,
+    or none for a pair that has both chosen already); fall back to DMs. Retrying is safe: the
+    proposal message carries a deterministic nonce."""
+    buttons = view if view is not None else discord.utils.MISSING
     channel = _pair_channel(bot, card.pair_channel_id)
     if channel is not None:
         thread: discord.Thread | None = None
@@ -75,7 +77,7 @@ async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View) ->
                 await thread.add_user(discord.Object(id=user_id))
             await thread.send(
                 card.thread_text,
-                view=view,
+                view=buttons,
                 allowed_mentions=_pings(card.user_ids),
                 nonce=nonce_for(f"proposal:{card.partnership_id}"),
             )
@@ -99,7 +101,7 @@ async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View) ->
             user = bot.get_user(user_id) or await bot.fetch_user(user_id)
             await user.send(
                 card.dm_texts[user_id],
-                view=view,
+                view=buttons,
                 allowed_mentions=discord.AllowedMentions.none(),
                 nonce=nonce_for(f"proposal:{card.partnership_id}:{user_id}"),
             )

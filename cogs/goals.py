@@ -4,7 +4,7 @@ the weekly prompt's reasons. Thin glue over ``bot.services.goals``.
 Every button and select is a :class:`discord.ui.DynamicItem` whose ``custom_id`` names what it
 is about (a check-in, a goal), so messages sent weeks ago keep working after restarts. Forms
 (modals) are sent *stopped*, so discord.py keeps no state for them, and their submissions are
-handled here by ``custom_id`` in :meth:`Goals.on_interaction`: a form open while the bot
+handled here by ``custom_id`` in :meth:`Goals.form_submitted`: a form open while the bot
 restarts is still received.
 """
 
@@ -26,7 +26,7 @@ from bot.charts import weekly_chart
 from bot.db import unit_of_work
 from bot.domain import goals as g
 from bot.domain.posts import ts
-from bot.interactions import report_error, send_ephemeral
+from bot.interactions import add_form_route, report_error, send_ephemeral
 from bot.services import goals, outbox
 from bot.services.goals import GoalBoard, GoalView
 
@@ -146,7 +146,7 @@ def answer_reply(result: goals.AnswerResult) -> str:
 
 def _stopped(modal: discord.ui.Modal) -> discord.ui.Modal:
     """A form discord.py keeps no state for: its submission comes back to
-    :meth:`Goals.on_interaction` by ``custom_id``, even after a restart."""
+    :meth:`Goals.form_submitted` by ``custom_id``, even after a restart."""
     modal.stop()
     return modal
 
@@ -484,6 +484,7 @@ class Goals(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CheckinButton, FeedbackButton, WhyButton, ReasonSelect)
+        add_form_route(self.bot, [pattern for pattern, _ in FORMS], self.form_submitted)
         for kind, handler in goals.due_work_handlers(self.bot.deps.clock).items():
             self.bot.dispatcher.register(kind, handler)
         self.bot.deps.ticker.add_handler("goals-schedule", self.upkeep)
@@ -501,11 +502,8 @@ class Goals(commands.Cog):
         if found:
             log.warning("goals: %d members re-planned by the safety sweep", found)
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: Interaction) -> None:
+    async def form_submitted(self, interaction: Interaction) -> None:
         """Form submissions, routed by ``custom_id`` (see the module docstring)."""
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
         data = cast(Mapping[str, Any], interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
         for pattern, handler in FORMS:

@@ -211,7 +211,7 @@ class QuietButton(
             if result.rematch:
                 text = (
                     "Done: the partnership has ended kindly and you're back in the pool with "
-                    "priority. The next round looks for you first. 🌱"
+                    "priority, a head start in the next round. 🌱"
                 )
             else:
                 text = "Okay, we'll keep waiting. I'll check in with you again if it stays quiet."
@@ -416,11 +416,11 @@ def render_status(view: PairStatus) -> str:
             lines.append(f"**Partners with {partners}** since {d.ts(view.since, 'D')}. 🌟")
         if view.recurrence is not None and view.next_meeting is not None:
             rec = view.recurrence
-            every = "every week" if rec.interval_weeks == 1 else "every two weeks"
             lines.append(
-                f"📅 Meeting {every}, {view.minutes} min: next {d.ts(view.next_meeting, 'F')} "
-                f"({d.ts(view.next_meeting, 'R')}). Agreed as {d.DAY_NAMES[rec.weekday]} "
-                f"{rec.time:%H:%M} {rec.zone}; reminder {view.reminder_minutes} min before."
+                f"📅 Meeting {d.every(rec.interval_weeks)}, {view.minutes} min: "
+                f"next {d.ts(view.next_meeting, 'F')} ({d.ts(view.next_meeting, 'R')}). "
+                f"Agreed as {d.DAY_NAMES[rec.weekday]} {rec.time:%H:%M} {rec.zone}; "
+                f"reminder {view.reminder_minutes} min before."
             )
         else:
             lines.append("📅 No meeting time yet: agree one with `/pair meeting`.")
@@ -462,7 +462,8 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
             card = await partnerships.proposal_card(reading, partnership_id=pid, now=now)
         if card is None:
             return
-        space = await spaces.open_space(self.bot, card, proposal_view(pid))
+        view = proposal_view(pid) if card.needs_answer else None
+        space = await spaces.open_space(self.bot, card, view)
         await partnerships.record_space(
             session, partnership_id=pid, thread_id=space.thread_id, now=now
         )
@@ -526,13 +527,13 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
                 weekday=day.value,
                 time_text=time,
                 zone=zone,
-                interval_weeks=rhythm.value if rhythm else 1,
+                interval_weeks=rhythm.value if rhythm else None,
                 minutes=length,
                 reminder_minutes=reminder,
                 now=self.bot.deps.clock.now(),
             )
         rec = plan.recurrence
-        every = "every week" if rec.interval_weeks == 1 else "every two weeks"
+        every = d.every(rec.interval_weeks)
         zones = "; ".join(f"{zone}: {when}" for zone, when in plan.in_zones)
         verb = "moved" if plan.changed else "set"
         await send_ephemeral(

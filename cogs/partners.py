@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -13,7 +13,6 @@ from discord.ext import commands
 
 from bot.app import PairBot
 from bot.db import unit_of_work
-from bot.errors import InvalidInput
 from bot.forum import sync_post
 from bot.interactions import NO_PINGS, report_error, send_ephemeral
 from bot.services import pool
@@ -154,25 +153,6 @@ async def _sync(bot: PairBot, guild_id: int, user_id: int, now: datetime) -> str
         return None
 
 
-def parse_until(text: str, *, zone: str | None, now: datetime) -> datetime:
-    """``2026-12-24`` (end of that day in the member's zone) or ``10d`` / ``3w``."""
-    value = text.strip().lower()
-    match = re.fullmatch(r"(\d{1,3})\s*([dw])", value)
-    if match:
-        amount = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
-        return now + timedelta(days=amount)
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 - a date, zone below
-    except ValueError:
-        raise InvalidInput(
-            "Please give a date like 2026-12-24, or a length like 10d or 3w."
-        ) from None
-    from bot.domain.timezones import validate_zone
-
-    tz = validate_zone(zone) if zone else UTC
-    return datetime.combine(day, time(23, 59), tzinfo=tz).astimezone(UTC)
-
-
 @app_commands.guild_only()
 class Partners(commands.GroupCog, group_name="partner", group_description="Find a partner"):
     def __init__(self, bot: PairBot) -> None:
@@ -226,7 +206,7 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
                 session, guild_id=interaction.guild_id, user_id=interaction.user.id
             )
             zone = member.timezone if member else None
-            end = parse_until(until, zone=zone, now=now) if until else None
+            end = pool.pause_end(until, zone=zone, now=now) if until else None
             await pool.pause(
                 session,
                 guild_id=interaction.guild_id,

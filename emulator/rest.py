@@ -1070,7 +1070,9 @@ class Rest:
         user_id = self._thread_user_id(ctx)
         assert thread.guild is not None
         if user_id not in thread.guild.members:
-            raise ApiError(404, 10007, "Unknown Member")
+            # Someone who left the server: a bot without the members intent can't know until
+            # Discord says so, so asking is not a mistake; a made-up id is.
+            raise ApiError(404, 10007, "Unknown Member", violation=user_id not in world.users)
         if thread.archived:
             raise ApiError(400, 50083, "Thread is archived")
         world.require_bot_permission(thread, Permission.SEND_MESSAGES_IN_THREADS)

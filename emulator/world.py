@@ -98,6 +98,9 @@ class World:
         self.nonce_window = 300.0
         self.gateway: Gateway | None = None
         self.actions: Actions
+        #: Called with ("create" | "edit" | "delete", message) for every stored message change;
+        #: lets a simulation stamp messages with its own clock and follow who saw what.
+        self.message_listeners: list[Callable[[str, Message], None]] = []
         self._changed = asyncio.Event()
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -248,6 +251,20 @@ class World:
         data["guild_id"] = str(guild.id)
         self.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild.id, intent=INTENT_MEMBERS)
         return member
+
+    def remove_member(self, member: Member) -> None:
+        """The person leaves the server: gone from it and its threads. Discord tells only bots
+        with the (privileged) members intent; the rest learn it from 10007 Unknown Member and
+        50007 when they try to reach the person."""
+        guild = member.guild
+        if guild.members.pop(member.id, None) is None:
+            raise EmulatorError(f"{member.name} is not in {guild.name}")
+        for thread in guild.threads:
+            if member.id in thread.thread_members:
+                self.remove_thread_member(thread, member.id)
+        data: JSON = {"guild_id": str(guild.id), "user": member.user.to_payload()}
+        self.dispatch("GUILD_MEMBER_REMOVE", data, guild_id=guild.id, intent=INTENT_MEMBERS)
+        self.notify()
 
     def _member_updated(self, member: Member) -> None:
         data = member.to_payload()
@@ -608,6 +625,7 @@ class World:
         )
         message.pings = self._compute_pings(channel, author, body, content)
         self.messages[message.id] = message
+        self._tell_listeners("create", message)
         if ephemeral_for is None:
             channel._messages.append(message)
             channel.total_message_sent += 1
@@ -653,13 +671,19 @@ class World:
         if attachments is not None:
             message.attachments = attachments
         message.edited_at = iso_now()
+        self._tell_listeners("edit", message)
         if message.visible_to is None:
             self._dispatch_message("MESSAGE_UPDATE", message)
         self.notify()
         return message
 
+    def _tell_listeners(self, change: str, message: Message) -> None:
+        for listener in self.message_listeners:
+            listener(change, message)
+
     def delete_message(self, message: Message) -> None:
         message.deleted = True
+        self._tell_listeners("delete", message)
         if message.visible_to is None:
             data: JSON = {"id": str(message.id), "channel_id": str(message.channel.id)}
             if message.channel.guild is not None:

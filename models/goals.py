@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -13,10 +13,19 @@ from models.base import Base
 
 class Goal(Base):
     __tablename__ = "goals"
+    __table_args__ = (
+        # A member's goals by status (/goal list, check-ins); its leading column also serves
+        # the lookups by member alone.
+        Index("ix_goals_member_id_status", "member_id", "status"),
+        # A community's goals by status (insights, upkeep by community).
+        Index("ix_goals_guild_id_status", "guild_id", "status"),
+        # The upkeep across communities: live goals, and goals missed lately.
+        Index("ix_goals_status_updated_at", "status", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     partnership_id: Mapped[int | None] = mapped_column(
         ForeignKey("partnerships.id", ondelete="SET NULL")
     )

@@ -129,3 +129,21 @@ def test_the_example_file_is_valid_and_documents_every_key() -> None:
     text = example.read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"{name} =" not in text]
     assert missing == []
+
+
+def test_a_relative_data_dir_in_a_config_file_is_next_to_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: ``data_dir = "data"`` followed the working directory, so a service started
+    from elsewhere (systemd, cron) silently made a new, empty database."""
+    folder = tmp_path / "etc" / "pairbot"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('data_dir = "state"\n', encoding="utf-8")
+    elsewhere = tmp_path / "somewhere-else"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = load_settings(folder / "config.toml")
+    assert settings.data_dir == folder.resolve() / "state"
+    assert settings.resolved_database_url.endswith(f"{folder.resolve()}/state/pairbot.sqlite3")
+    (folder / "config.toml").write_text(f'data_dir = "{tmp_path}/abs"\n', encoding="utf-8")
+    assert load_settings(folder / "config.toml").data_dir == tmp_path / "abs"

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FakeClock
-from bot.db import unit_of_work
+from bot.db import read_only, unit_of_work
 from models import GuildSettings
 from tests.dbutil import on_postgres
 
@@ -83,3 +83,20 @@ async def test_database_errors_never_show_the_values_members_typed(
         async with unit_of_work(sessions) as session:
             session.add(member("my secret plan"))
     assert "my secret plan" not in str(caught.value)
+
+
+async def test_a_read_only_session_reads_while_a_writer_holds_the_lock(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Reads that must never queue behind a write (the access checks before an interaction,
+    the simulator's look at what is due) see the last committed data at once. On SQLite a
+    BEGIN IMMEDIATE here would wait out the busy timeout and fail with "database is locked"."""
+    async with unit_of_work(sessions) as writer:
+        writer.add(GuildSettings(guild_id=5, created_at=clock.now(), updated_at=clock.now()))
+        await writer.flush()  # the write lock is held, the row not yet committed
+        async with read_only(sessions) as reader:
+            seen = (await reader.execute(select(GuildSettings.guild_id))).scalars().all()
+        assert seen == []
+    async with read_only(sessions) as reader:
+        seen = (await reader.execute(select(GuildSettings.guild_id))).scalars().all()
+    assert seen == [5]

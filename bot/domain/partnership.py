@@ -124,7 +124,9 @@ def suggest_slots(
     count: int = MAX_SUGGESTIONS,
 ) -> list[datetime]:
     """Up to ``count`` meeting starts inside the pair's overlap ``runs`` (UTC intervals), each
-    with room for ``minutes``, starting on the hour (else the half hour) in ``zone``.
+    with room for ``minutes``, starting on the hour (else the half hour, else the quarter hour:
+    overlaps are exact to the quarter hour, so a Kathmandu-Kolkata run of 18:15-19:15 still gets
+    its hour-long meeting) in ``zone``.
 
     The longest runs come first (more room to be late or run over), on different local days
     where possible so the pair has a real choice; the result is in time order."""
@@ -133,7 +135,7 @@ def suggest_slots(
     candidates: list[tuple[timedelta, datetime, dt.date]] = []
     for start, end in runs:
         chosen = None
-        for step in (60, 30):
+        for step in (60, 30, 15):
             at = _ceil_local(start, tz, step)
             if at + length <= end:
                 chosen = at
@@ -151,6 +153,17 @@ def suggest_slots(
         if len(picked) < count and at not in picked:
             picked.append(at)
     return sorted(picked)
+
+
+def pair_interval_weeks(rhythms: Iterable[str | None]) -> int:
+    """How often a new pair meets by default: every two weeks when every profile says so,
+    else every week (a weekly member is not made to wait a fortnight)."""
+    values = list(rhythms)
+    return 2 if values and all(r == "biweekly" for r in values) else 1
+
+
+def every(interval_weeks: int) -> str:
+    return "every two weeks" if interval_weeks == 2 else "every week"
 
 
 def slot_recurrence(at: datetime, zone: str, interval_weeks: int = 1) -> Recurrence:
@@ -260,7 +273,12 @@ def meeting_streak(outcomes_newest_first: Iterable[MeetingOutcome]) -> int:
 
 
 def reminder_text(
-    user_ids: Sequence[int], *, meeting_at: datetime, minutes: int, goals: str
+    user_ids: Sequence[int],
+    *,
+    meeting_at: datetime,
+    minutes: int,
+    goals: str,
+    interval_weeks: int = 1,
 ) -> str:
     """The reminder before a meeting, with its agenda: the goals part (each partner's goals
     for the period with their status, missed ones first with their reasons; rendered by the
@@ -278,7 +296,8 @@ def reminder_text(
         lines.append("No goals written down yet: set a few together today with `/goal add`.")
     lines += ["", "**Three questions for each of you**"]
     lines += [f"• {q}" for q in THREE_QUESTIONS]
-    lines += ["", "Then set next week's goals, and see you next time! 🙌"]
+    until = "the next two weeks" if interval_weeks == 2 else "the coming week"
+    lines += ["", f"Then set your goals for {until}, and see you next time! 🙌"]
     return "\n".join(lines)
 
 
@@ -306,7 +325,7 @@ def _explanation_lines(explanation: dict[str, object], overlap_minutes: int) -> 
         lines += [f"• {str(r)[:200]}" for r in reasons[:5] if r]
     if not lines:
         if overlap_minutes:
-            lines.append(f"• you're both free about {overlap_minutes / 60:g} h in the coming week")
+            lines.append(f"• you're both free about {overlap_minutes / 60:g} h in the next 7 days")
         areas = explanation.get("shared_areas")
         if isinstance(areas, list) and areas:
             lines.append("• you're both working on " + _and([str(a) for a in areas[:5]]))
@@ -346,32 +365,56 @@ def proposal_text(
     minutes: int,
     expires_at: datetime,
     source: str,
+    interval_weeks: int = 1,
+    trial_ends_at: datetime | None = None,
 ) -> str:
     """The proposal in the pair's private thread: who, why, when they're both free and a few
-    meeting times, all in each reader's own time, and how long they have to answer."""
+    meeting times, all in each reader's own time, and how long they have to answer.
+
+    With ``trial_ends_at`` the pair has already started (a forum request: the requester asked
+    and the author accepted, which is both of them choosing): no second answer is asked for."""
     names = " & ".join(mention(p.user_id) for p in people)
-    intro = (
-        "you chose each other from the forum"
-        if source == "request"
-        else "the matching round paired you"
-    )
-    lines = [f"👋 {names}: {intro}. Take a moment to say hello here."]
+    if trial_ends_at is not None:
+        lines = [
+            f"🎉 {names}: you chose each other from the forum, so you're partners now, "
+            "no more buttons to press. Take a moment to say hello here."
+        ]
+    else:
+        intro = (
+            "you chose each other from the forum"
+            if source == "request"
+            else "the matching round paired you"
+        )
+        lines = [f"👋 {names}: {intro}. Take a moment to say hello here."]
     why = _explanation_lines(explanation, overlap_minutes)
     if why:
         lines += ["", "**Why you two**", *why]
     for person in people:
         lines += ["", *person_lines(person)]
     if overlap_lines:
-        lines += ["", "**You're both free** (shown in your own time):", *overlap_lines[:6]]
+        lines += [
+            "",
+            "**You're both free in the next 7 days** (shown in your own time):",
+            *overlap_lines[:6],
+        ]
+    rhythm = every(interval_weeks)
     if slots:
-        lines += ["", f"**Meeting times that suit you both** ({minutes} min):"]
+        lines += ["", f"**Meeting times that suit you both** ({minutes} min, {rhythm}):"]
         lines += [f"{i}. {ts(at, 'F')}" for i, at in enumerate(slots, start=1)]
-        lines.append("Pick one with `/pair meeting` once you've both accepted.")
-    lines += [
-        "",
-        f"Please each press **Accept** or **Decline** by {ts(expires_at, 'F')} "
-        f"({ts(expires_at, 'R')}). A decline is kind and private: your reason is never shown.",
-    ]
+        when = "now" if trial_ends_at is not None else "once you've both accepted"
+        lines.append(f"Pick one with `/pair meeting` {when}; it repeats {rhythm}.")
+    if trial_ends_at is not None:
+        lines += [
+            "",
+            f"Your trial runs until {ts(trial_ends_at, 'D')}; then you'll each choose, "
+            f"privately, whether to carry on. Next: agree a time {rhythm} with `/pair meeting`.",
+        ]
+    else:
+        lines += [
+            "",
+            f"Please each press **Accept** or **Decline** by {ts(expires_at, 'F')} "
+            f"({ts(expires_at, 'R')}). A decline is kind and private: your reason is never shown.",
+        ]
     return "\n".join(lines)
 
 
@@ -386,13 +429,21 @@ def proposal_dm_text(
     minutes: int,
     expires_at: datetime,
     source: str,
+    interval_weeks: int = 1,
+    trial_ends_at: datetime | None = None,
 ) -> str:
     """The proposal by DM, when a private thread isn't possible: the other's public profile."""
     others = [p for p in people if p.user_id != reader]
+    introduce = (
+        "You're now accountability partners with"
+        if trial_ends_at is not None
+        else "👋 I'd like to introduce you to"
+    )
     lines = [
-        f"👋 I'd like to introduce you to {_and([mention(p.user_id) for p in others])} "
-        "as an accountability partner. (I couldn't open a private thread, so I'm writing to "
-        "you both by DM; say hello to each other there.)"
+        f"{introduce} {_and([mention(p.user_id) for p in others])}"
+        + ("" if trial_ends_at is not None else " as an accountability partner")
+        + ". (I couldn't open a private thread, so I'm writing to you both by DM; say hello to "
+        "each other there.)"
     ]
     body = proposal_text(
         people=others,
@@ -403,16 +454,20 @@ def proposal_dm_text(
         minutes=minutes,
         expires_at=expires_at,
         source=source,
+        interval_weeks=interval_weeks,
+        trial_ends_at=trial_ends_at,
     )
     lines += ["", *body.split("\n")[1:]]
     return "\n".join(lines)
 
 
-def both_accepted_text(people: Iterable[int], trial_ends_at: datetime) -> str:
+def both_accepted_text(
+    people: Iterable[int], trial_ends_at: datetime, interval_weeks: int = 1
+) -> str:
     return (
         f"🎉 {' & '.join(mention(u) for u in people)}: you're partners! Your trial period runs "
         f"until {ts(trial_ends_at, 'D')}; then you'll each choose, privately, whether to carry "
-        "on. Next: agree a weekly time with `/pair meeting`."
+        f"on. Next: agree a time {every(interval_weeks)} with `/pair meeting`."
     )
 
 
@@ -430,8 +485,8 @@ def proposal_closed_text() -> str:
 def proposal_declined_dm(others: Iterable[int]) -> str:
     return (
         f"Your proposed partnership with {_and([mention(u) for u in others])} won't go ahead this "
-        "time. That's okay: no reason needed. You're back in the pool with priority, so the next "
-        "round looks for you first. 🌱"
+        "time. That's okay: no reason needed. You're back in the pool with priority, a head start "
+        "in the next round. 🌱"
     )
 
 
@@ -446,11 +501,11 @@ def meeting_set_text(
     *, actor: int, rec: Recurrence, first: datetime, minutes: int, changed: bool
 ) -> str:
     verb = "moved your meeting to" if changed else "set your meeting:"
-    every = "every week" if rec.interval_weeks == 1 else "every two weeks"
     return (
-        f"📅 {mention(actor)} {verb} {every}, {minutes} min, starting {ts(first, 'F')} "
-        f"({ts(first, 'R')}). Agreed in {rec.zone} time: {DAY_NAMES[rec.weekday]} "
-        f"{rec.time:%H:%M}. Discord shows it in your own time."
+        f"📅 {mention(actor)} {verb} {every(rec.interval_weeks)}, {minutes} min, "
+        f"starting {ts(first, 'F')} ({ts(first, 'R')}). "
+        f"Agreed in {rec.zone} time: {DAY_NAMES[rec.weekday]} {rec.time:%H:%M}. "
+        "Discord shows it in your own time."
     )
 
 

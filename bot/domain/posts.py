@@ -10,13 +10,12 @@ import datetime as dt
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.availability import SLOTS_PER_WEEK, Window, utc_slot_mask
+from bot.domain.availability import Window, mask_to_utc_intervals, utc_slot_mask
 from bot.domain.profile import RHYTHM_LABELS, PublicProfile
 from bot.domain.recurrence import local_to_utc
 from bot.domain.timezones import ts, validate_zone, zone_region
 
 TITLE_MAX = 100
-SLOT = timedelta(minutes=30)
 BODY_MAX = 1800
 
 
@@ -106,7 +105,12 @@ def week_start_utc(moment: datetime) -> datetime:
 def overlap_runs(
     a: PublicProfile, b: PublicProfile, now: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """The coming times (next 7 days) when both members are available, as UTC intervals."""
+    """The coming times (next 7 days) when both members are available, as UTC intervals.
+
+    Built from the same quarter-hour masks (:func:`~bot.domain.availability.utc_slot_mask`) as
+    matching, on the real dates of this UTC week and the next, so the times and hours shown here
+    are the ones the matcher counted, exact to the minute for every zone in use. Runs are cut
+    at ``now`` and at ``now`` + 7 days, so the total is never more than a week's overlap."""
     if not (a.timezone and b.timezone and a.windows and b.windows):
         return []
     runs: list[tuple[datetime, datetime]] = []
@@ -115,21 +119,13 @@ def overlap_runs(
         both = utc_slot_mask(a.windows, a.timezone, week) & utc_slot_mask(
             b.windows, b.timezone, week
         )
-        slot = 0
-        while slot < SLOTS_PER_WEEK:
-            if both >> slot & 1:
-                stop = slot
-                while stop < SLOTS_PER_WEEK and both >> stop & 1:
-                    stop += 1
-                runs.append((week + SLOT * slot, week + SLOT * stop))
-                slot = stop
-            else:
-                slot += 1
+        runs.extend(mask_to_utc_intervals(both, week))
     horizon = now + timedelta(days=7)
     merged: list[tuple[datetime, datetime]] = []
     for start, end in runs:
         if end <= now or start >= horizon:
             continue
+        end = min(end, horizon)  # a run at the horizon counts only up to it
         if merged and merged[-1][1] == start:
             merged[-1] = (merged[-1][0], end)
         else:
@@ -160,10 +156,10 @@ def request_card(requester: PublicProfile, author: PublicProfile, now: datetime)
         facts.append("speaks " + ", ".join(requester.languages))
     parts += ["", " · ".join(facts)]
     if lines:
-        parts += ["", f"**You're both free {minutes / 60:g} h in the coming week** (your time):"]
+        parts += ["", f"**You're both free {minutes / 60:g} h in the next 7 days** (your time):"]
         parts += lines[:8]
     else:
-        parts += ["", "Your availabilities don't overlap in the coming week."]
+        parts += ["", "Your availabilities don't overlap in the next 7 days."]
     text = "\n".join(parts)
     return text if len(text) <= BODY_MAX else text[: BODY_MAX - 1] + "…"
 

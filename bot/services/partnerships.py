@@ -163,6 +163,8 @@ class ProposalCard:
     thread_name: str
     thread_text: str
     dm_texts: dict[int, str]
+    needs_answer: bool = True
+    """Accept / Decline go under it; a pair from a forum request has answered already."""
 
 
 @dataclass(frozen=True)
@@ -546,6 +548,10 @@ async def propose(
     """Propose a partnership between members (``Member.id``s) of one community: they leave the
     pool, and the proposal is opened (see :func:`open_proposal`).
 
+    A forum request (``source="request"``) needs no second answer: the requester asked and the
+    author accepted, so both have chosen; the pair starts its trial at once and its space
+    opens without Accept / Decline (:func:`_begin_trial`, then :func:`record_space`).
+
     ``explanation`` holds public reasons only; known keys: ``reasons`` (lines of text),
     ``shared_areas``, ``languages``, ``overlap_minutes``."""
     ids = list(dict.fromkeys(member_ids))
@@ -569,6 +575,7 @@ async def propose(
         score=score,
         explanation=dict(explanation or {}),
         proposed_at=now,
+        meeting_interval_weeks=d.pair_interval_weeks(m.rhythm for m in members),
         members=[PartnershipMember(member_id=m) for m in ids],
     )
     session.add(partnership)
@@ -579,6 +586,15 @@ async def propose(
         member.forum_post_stale = True  # the pool's upkeep closes their forum post
         member.updated_at = now
     await session.flush()
+    if source == "request":
+        for pm in partnership.members:
+            pm.accepted = True
+            pm.decided_at = now
+        await _begin_trial(session, partnership, now)
+        await _enqueue_space_open(session, partnership, now)
+        await session.flush()
+        log.info("partnership %s started from a forum request", partnership.id)
+        return partnership
     return await open_proposal(session, partnership_id=partnership.id, now=now)
 
 
@@ -622,6 +638,15 @@ async def open_proposal(
         guild_id=partnership.guild_id,
         payload={"partnership_id": partnership.id},
     )
+    await _enqueue_space_open(session, partnership, now)
+    await session.flush()
+    log.info("partnership %s proposed (%s)", partnership.id, partnership.source)
+    return partnership
+
+
+async def _enqueue_space_open(
+    session: AsyncSession, partnership: Partnership, now: datetime
+) -> None:
     await outbox.enqueue(
         session,
         key=occurrence_key(SPACE_OPEN.kind, _target(partnership.id), partnership.proposed_at),
@@ -631,9 +656,11 @@ async def open_proposal(
         guild_id=partnership.guild_id,
         payload={"partnership_id": partnership.id},
     )
-    await session.flush()
-    log.info("partnership %s proposed (%s)", partnership.id, partnership.source)
-    return partnership
+
+
+def _opens_as_trial(partnership: Partnership) -> bool:
+    """A pair from a forum request whose trial began before it had a space."""
+    return partnership.source == "request" and partnership.state == "trial"
 
 
 async def proposal_card(
@@ -642,7 +669,10 @@ async def proposal_card(
     """Everything the private space shows, or ``None`` when there is nothing to open (the
     proposal was settled meanwhile, or its space already exists)."""
     partnership = await session.get(Partnership, partnership_id)
-    if partnership is None or partnership.state != "proposed" or partnership.thread_id:
+    if partnership is None or partnership.thread_id:
+        return None
+    trial = _opens_as_trial(partnership)
+    if partnership.state != "proposed" and not trial:
         return None
     settings = await get_settings(session, guild_id=partnership.guild_id, now=now)
     by_id = await _members(session, partnership)
@@ -668,15 +698,18 @@ async def proposal_card(
         slots = d.suggest_slots(
             runs, minutes=partnership.meeting_minutes, zone=profiles[0].timezone
         )
-    assert partnership.expires_at is not None
+    expires_at = partnership.expires_at or partnership.trial_ends_at
+    assert expires_at is not None
     common: dict[str, Any] = {
         "explanation": dict(partnership.explanation or {}),
         "overlap_minutes": minutes,
         "overlap_lines": lines,
         "slots": slots,
         "minutes": partnership.meeting_minutes,
-        "expires_at": partnership.expires_at,
+        "expires_at": expires_at,
         "source": partnership.source,
+        "interval_weeks": partnership.meeting_interval_weeks,
+        "trial_ends_at": partnership.trial_ends_at if trial else None,
     }
     name = " & ".join(p.display_name for p in people)
     return ProposalCard(
@@ -689,6 +722,7 @@ async def proposal_card(
         dm_texts={
             p.user_id: d.proposal_dm_text(reader=p.user_id, people=people, **common) for p in people
         },
+        needs_answer=not trial,
     )
 
 
@@ -696,11 +730,16 @@ async def record_space(
     session: AsyncSession, *, partnership_id: int, thread_id: int | None, now: datetime
 ) -> None:
     """Remember the pair's private thread (``None``: they were written to by DM instead). A
-    thread opened just as the proposal ended (a decline racing the opening) is closed again."""
+    thread opened just as the proposal ended (a decline racing the opening) is closed again.
+    A pair from a forum request gets its trial's follow-ups now that news can reach its space
+    (the welcome in the space said the rest)."""
     partnership = await _get(session, partnership_id)
     partnership.thread_id = thread_id
     if partnership.state == "ended":
         await _close_space(session, partnership=partnership, text=d.proposal_closed_text(), now=now)
+    elif _opens_as_trial(partnership):
+        members = await _members(session, partnership)
+        await _trial_follow_ups(session, partnership, members, now, announce=False)
     await session.flush()
 
 
@@ -775,6 +814,11 @@ async def decide(
 async def _start_trial(
     session: AsyncSession, partnership: Partnership, members: dict[int, Member], now: datetime
 ) -> None:
+    await _begin_trial(session, partnership, now)
+    await _trial_follow_ups(session, partnership, members, now, announce=True)
+
+
+async def _begin_trial(session: AsyncSession, partnership: Partnership, now: datetime) -> None:
     settings = await get_settings(session, guild_id=partnership.guild_id, now=now)
     partnership.state = "trial"
     partnership.started_at = now
@@ -782,14 +826,31 @@ async def _start_trial(
     await outbox.cancel_pending(session, kind=PROPOSAL_EXPIRY.kind, target=_target(partnership.id))
     for pm in partnership.members:
         pm.last_active_at = now
-    await _tell_thread_or_dms(
-        session,
-        partnership=partnership,
-        members=members,
-        key=_event_key(partnership, "trial", now),
-        text=d.both_accepted_text([m.user_id for m in members.values()], partnership.trial_ends_at),
-        now=now,
-    )
+
+
+async def _trial_follow_ups(
+    session: AsyncSession,
+    partnership: Partnership,
+    members: dict[int, Member],
+    now: datetime,
+    *,
+    announce: bool,
+) -> None:
+    """The trial's news (``announce``), each partner's end-of-trial choice, and the upkeep."""
+    assert partnership.trial_ends_at is not None and partnership.started_at is not None
+    if announce:
+        await _tell_thread_or_dms(
+            session,
+            partnership=partnership,
+            members=members,
+            key=_event_key(partnership, "trial", now),
+            text=d.both_accepted_text(
+                [m.user_id for m in members.values()],
+                partnership.trial_ends_at,
+                partnership.meeting_interval_weeks,
+            ),
+            now=now,
+        )
     for member in members.values():
         others = [m.user_id for m in members.values() if m.id != member.id]
         await _dm(
@@ -800,7 +861,7 @@ async def _start_trial(
                 TRIAL_CHOICE.kind, _target(partnership.id, member.id), partnership.trial_ends_at
             ),
             kind=TRIAL_CHOICE.kind,
-            text=d.trial_choice_text(others, now),
+            text=d.trial_choice_text(others, partnership.started_at),
             rows=(
                 (
                     Button(
@@ -874,12 +935,15 @@ async def set_meeting(
     time_text: str,
     zone: str,
     now: datetime,
-    interval_weeks: int = 1,
+    interval_weeks: int | None = None,
     minutes: int | None = None,
     reminder_minutes: int | None = None,
 ) -> MeetingPlan:
     """Agree (or change) the pair's recurring meeting, in the time zone of one of them. Pending
-    reminders of the old time are cancelled, the new occurrences laid down, the others told."""
+    reminders of the old time are cancelled, the new occurrences laid down, the others told.
+    Without ``interval_weeks`` the pair's rhythm stays: the one agreed before, else the one
+    their profiles share (every two weeks when they all say so, see
+    :func:`bot.domain.partnership.pair_interval_weeks`)."""
     member, partnership = await _current(
         session, guild_id=guild_id, user_id=user_id, states=RUNNING
     )
@@ -898,6 +962,8 @@ async def set_meeting(
     minutes = partnership.meeting_minutes if minutes is None else minutes
     reminder = partnership.reminder_minutes if reminder_minutes is None else reminder_minutes
     d.check_meeting_numbers(minutes=minutes, reminder_minutes=reminder)
+    if interval_weeks is None:
+        interval_weeks = partnership.meeting_interval_weeks or 1
     rec = d.anchored(
         Recurrence(weekday=weekday, time=at, zone=agreed, interval_weeks=interval_weeks), now
     )
@@ -1041,6 +1107,7 @@ async def prepare_meeting(
         meeting_at=meeting.occurs_at,
         minutes=partnership.meeting_minutes,
         goals=goals_part,
+        interval_weeks=partnership.meeting_interval_weeks,
     )
     due = meeting.occurs_at - timedelta(minutes=partnership.reminder_minutes)
     if partnership.thread_id is not None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,8 @@ from sqlalchemy.orm import selectinload
 from bot.domain import posts
 from bot.domain import profile as p
 from bot.domain.profile import PublicProfile
+from bot.domain.recurrence import local_to_utc
+from bot.domain.timezones import ts, validate_zone
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services import outbox
 from bot.services.ports import Button, OutgoingMessage
@@ -32,6 +35,7 @@ MAX_OPEN_REQUESTS = 3
 RULED_OUT_DELAY = timedelta(hours=6)
 DECLINE_COOLDOWN = timedelta(days=7)
 PAUSE_MAX = timedelta(days=90)
+PAUSE_FORMAT = "Please give a date like 2026-12-24, or a length like 10d or 3w."
 LIVE_STATES = ("proposed", "trial", "active")
 
 
@@ -87,12 +91,45 @@ async def pause(
     if member is None or member.pool_status == "idle":
         raise NotFound("You're not in the pool. Join with `/partner find`.")
     if until is not None and not (now < until <= now + PAUSE_MAX):
-        raise InvalidInput("Please pick a date in the future, at most 90 days from now.")
+        raise _pause_out_of_range(now)
     member.pool_status = "paused"
     member.paused_until = until
     member.updated_at = now
     await session.flush()
     return until
+
+
+def _pause_out_of_range(now: datetime) -> InvalidInput:
+    latest = now + PAUSE_MAX
+    return InvalidInput(
+        f"A pause can end at the latest {PAUSE_MAX.days} days from now ({ts(latest, 'D')}). "
+        "Please pick a date in the future up to then, or leave it empty to pause without an end."
+    )
+
+
+def pause_end(text: str, *, zone: str | None, now: datetime) -> datetime:
+    """When a pause typed as ``2026-12-24`` (the end of that day in the member's zone) or
+    ``10d`` / ``3w`` ends. Anything outside the future :data:`PAUSE_MAX` is refused politely
+    here, before any arithmetic that could overflow (``9999-12-31`` west of UTC would)."""
+    value = text.strip().lower()
+    match = re.fullmatch(r"(\d{1,6})\s*([dw])", value)
+    if match:
+        days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        if not 0 < days <= PAUSE_MAX.days:
+            raise _pause_out_of_range(now)
+        return now + timedelta(days=days)
+    try:
+        day = date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidInput(PAUSE_FORMAT)
+    tz = validate_zone(zone) if zone else UTC
+    latest = (now + PAUSE_MAX).astimezone(tz).date()
+    if not now.astimezone(tz).date() <= day <= latest:
+        raise _pause_out_of_range(now)
+    end = local_to_utc(day, time(23, 59), tz)
+    return min(end, now + PAUSE_MAX)
 
 
 async def leave(session: AsyncSession, *, guild_id: int, user_id: int, now: datetime) -> None:

@@ -17,7 +17,7 @@ from alembic import op
 import models
 
 revision: str = "0004_goal_cycle"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004_round_standings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -219,3 +219,16 @@ def test_button_ids_fit_discord_and_match_their_templates() -> None:
     ]:
         assert len(made) <= 100
         assert re.fullmatch(pattern, made)
+
+
+def test_a_pair_meets_every_two_weeks_only_when_every_profile_says_so() -> None:
+    assert d.pair_interval_weeks(["biweekly", "biweekly"]) == 2
+    assert d.pair_interval_weeks(["biweekly", "weekly"]) == 1
+    assert d.pair_interval_weeks(["biweekly", None]) == 1
+    assert d.pair_interval_weeks([]) == 1
+
+
+def test_a_fortnightly_reminder_asks_for_two_weeks_of_goals() -> None:
+    at = datetime(2026, 3, 3, 17, 0, tzinfo=UTC)
+    text = d.reminder_text([1, 2], meeting_at=at, minutes=45, goals="", interval_weeks=2)
+    assert "your goals for the next two weeks" in text and "next week" not in text

@@ -34,13 +34,13 @@ def stamp(moment: datetime, style: str) -> str:
     return f"<t:{int(moment.timestamp())}:{style}>"
 
 
-async def join(sb: Sandbox, name: str) -> Member:
+async def join(sb: Sandbox, name: str, rhythm: str = "weekly") -> Member:
     """A member writes a complete profile (with private fields) and joins the pool."""
     who = sb.member(name)
     reply = await who.slash(
         "profile edit",
         goal_areas="writing",
-        rhythm="weekly",
+        rhythm=rhythm,
         medium="video",
         languages="English",
         **PROFILES[name],
@@ -114,7 +114,10 @@ def seen_by(sb: Sandbox, who: Member) -> list[str]:
 # --------------------------------------------------------------------------- proposals
 
 
-async def test_a_request_accepted_by_both_becomes_a_trial_in_a_private_thread(sb: Sandbox) -> None:
+async def test_a_request_accepted_opens_a_trial_with_no_second_accept(sb: Sandbox) -> None:
+    """Regression: a pair formed from a forum request accepted twice (the author in the DM,
+    then both again with Accept buttons in the thread). The request and its acceptance are
+    both partners choosing: the thread opens on a trial with nothing left to press."""
     alice, bob = await join(sb, "alice"), await join(sb, "bob")
     post = next(t for t in sb.forum.threads if t.name.startswith("alice"))
     await bob.press(post.messages[0], "Request partnership")
@@ -124,36 +127,35 @@ async def test_a_request_accepted_by_both_becomes_a_trial_in_a_private_thread(sb
     thread = await sb.emu.wait_for(
         lambda: sb.pairs.threads[0] if sb.pairs.threads and sb.pairs.threads[0].messages else None
     )
-    proposal = thread.messages[0]
+    welcome = thread.messages[0]
     assert thread.type == 12  # private
     assert set(thread.member_ids) >= {alice.id, bob.id}
     carol = sb.member("carol")
     assert carol.id not in thread.member_ids
-    assert proposal.button_labels == ["Accept", "Decline"]
-    assert proposal.pings.users == {alice.id, bob.id}  # the pair, in their own thread
-    assert "I'm bob." in proposal.content and "I'm alice." in proposal.content
-    assert "woman" not in proposal.content and "35-44" not in proposal.content
-    slots = re.findall(r"^\d\. <t:(\d+):F>$", proposal.content, re.M)
+    assert welcome.button_labels == []  # no second Accept / Decline
+    assert "you're partners now" in welcome.content
+    assert "Accept" not in welcome.content
+    assert stamp(sb.clock.now() + timedelta(days=14), "D") in welcome.content  # trial's end
+    assert welcome.pings.users == {alice.id, bob.id}  # the pair, in their own thread
+    assert "I'm bob." in welcome.content and "I'm alice." in welcome.content
+    assert "woman" not in welcome.content and "35-44" not in welcome.content
+    slots = re.findall(r"^\d\. <t:(\d+):F>$", welcome.content, re.M)
     assert len(slots) == 3  # suggested meetings inside the overlap, in each reader's own time
     for slot in slots:
         berlin = datetime.fromtimestamp(int(slot), UTC) + timedelta(hours=1)
         assert 18 <= berlin.hour < 21 and berlin.weekday() < 5
 
-    waiting = await bob.press(proposal, "Accept")
-    assert waiting.ephemeral and "Accepted" in waiting.content
-    shown = await alice.slash("pair status")
-    assert "A proposal with" in shown.content and "waiting for you" in shown.content
-    done = await alice.press(proposal, "Accept")
-    assert done.ephemeral and "You're partners" in done.content
-    news = await sb.emu.wait_for(
-        lambda: next((m for m in thread.messages if "you're partners" in m.content), None)
-    )
-    assert stamp(sb.clock.now() + timedelta(days=14), "D") in news.content
-    status = await bob.slash("pair status")
-    assert "Partners with" in status.content and alice.mention in status.content
-    assert "trial period" in status.content and "No meeting time yet" in status.content
-    again = await bob.press(proposal, "Accept")
-    assert again.ephemeral and "already" in again.content
+    for who in (alice, bob):
+        status = await who.slash("pair status")
+        assert "Partners with" in status.content and "trial period" in status.content
+        assert status.message is not None and status.message.button_labels == []
+    await sb.tick()
+    assert not any("Waiting for the other answer" in m.content for m in thread.messages)
+    # the trial's end still asks each of them, privately, whether to carry on
+    await sb.advance(timedelta(days=14, minutes=1))
+    for who in (alice, bob):
+        choice = await who.wait_for_dm("Would you like to carry on together?")
+        assert choice.button_labels == ["Continue together", "Part ways kindly"]
 
 
 async def test_a_decline_is_kind_private_and_returns_both_to_the_pool(sb: Sandbox) -> None:
@@ -282,6 +284,67 @@ async def test_a_meeting_set_in_new_york_time_is_seen_in_berlin_time_across_dst(
     # Nobody answered for 17 and 24 March (skipped here): those count as missed.
     assert "1 met in a row · 4 met in all" in status.content
     assert "choose whether to carry on" in status.content  # the trial is over, choices open
+
+
+async def test_a_pair_meeting_every_two_weeks_is_proposed_set_and_reminded_fortnightly(
+    sb: Sandbox,
+) -> None:
+    """Regression: pairs whose profiles say "every two weeks" got a weekly meeting by default
+    and were told to "agree a weekly time". The proposal, the suggested slots, the default of
+    `/pair meeting` and the reminders all follow the fortnightly rhythm."""
+    sb.clock.set(utc(2026, 2, 23, 9, 0))  # a Monday
+    alice = await join(sb, "alice", rhythm="biweekly")
+    bob = await join(sb, "bob", rhythm="biweekly")
+    thread = await propose(sb, alice, bob)
+    proposal = proposal_in(thread)
+    assert "Meeting times that suit you both** (45 min, every two weeks)" in proposal.content
+    assert "repeats every two weeks" in proposal.content
+    assert "every week" not in proposal.content and "weekly" not in proposal.content
+    await alice.press(proposal, "Accept")
+    await bob.press(proposal, "Accept")
+    news = await sb.emu.wait_for(
+        lambda: next((m for m in thread.messages if "you're partners" in m.content), None)
+    )
+    assert "agree a time every two weeks" in news.content and "weekly" not in news.content
+
+    set_ = await alice.slash("pair meeting", day=1, time="18:00", zone="Europe/Berlin")
+    assert "every two weeks" in set_.content  # no rhythm given: the pair's own
+    told = await sb.emu.wait_for(
+        lambda: next((m for m in thread.messages if "set your meeting" in m.content), None)
+    )
+    assert "every two weeks" in told.content
+    status = await bob.slash("pair status")
+    assert "Meeting every two weeks" in status.content
+
+    def reminders() -> list[Message]:
+        return [m for m in thread.messages if m.content.startswith("⏰")]
+
+    first = utc(2026, 2, 24, 17, 0)  # Tuesday 18:00 in Berlin
+    await sb.live_until(first + timedelta(weeks=4, hours=1))
+    expected = [first, first + timedelta(weeks=2), first + timedelta(weeks=4)]
+    sent = reminders()
+    assert [r.content.count(stamp(at, "R")) for r, at in zip(sent, expected, strict=False)] == [
+        1,
+        1,
+        1,
+    ]
+    assert len(reminders()) == 3  # none in the weeks between
+    assert "your goals for the next two weeks" in reminders()[0].content
+    for who in (alice, bob):
+        asked = [m for m in who.dms() if "Did you meet" in m.content]
+        assert len(asked) == 3
+    # a member who gives the rhythm explicitly still can
+    weekly = await bob.slash("pair meeting", day=1, time="18:00", zone="Europe/Berlin", rhythm=1)
+    assert "every week" in weekly.content
+
+
+async def test_a_weekly_and_a_fortnightly_member_meet_every_week_by_default(
+    sb: Sandbox,
+) -> None:
+    alice = await join(sb, "alice", rhythm="biweekly")
+    bob = await join(sb, "bob", rhythm="weekly")
+    thread = await propose(sb, alice, bob)
+    assert "(45 min, every week)" in proposal_in(thread).content
 
 
 # --------------------------------------------------------------------------- trial, ending

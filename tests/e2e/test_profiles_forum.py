@@ -243,3 +243,42 @@ async def test_a_request_to_an_author_with_closed_dms_is_asked_in_their_post(sb:
     assert alice.id in asked.pings.users
     accepted = await alice.press(asked, "Accept")
     assert "You accepted" in accepted.content
+
+
+@pytest.mark.parametrize(
+    ("until", "says"),
+    [
+        ("9999-12-31", "at the latest 90 days from now"),
+        ("0001-01-01", "at the latest 90 days from now"),
+        ("999999w", "at the latest 90 days from now"),
+        ("0d", "at the latest 90 days from now"),
+        ("2026-02-30", "a date like 2026-12-24"),
+        ("next tuesday", "a date like 2026-12-24"),
+    ],
+)
+async def test_a_pause_date_out_of_range_gets_a_polite_answer_west_of_utc(
+    sb: Sandbox, until: str, says: str
+) -> None:
+    """Regression: ``/partner pause until:9999-12-31`` in New York overflowed the date
+    arithmetic and answered with the unexpected-error reply."""
+    alice = sb.member("alice")
+    await write_profile(alice, "Hi", timezone="America/New_York")
+    await alice.slash("partner find")
+    reply = await alice.slash("partner pause", until=until)
+    assert reply.ephemeral and says in reply.content, reply.content
+    assert "Something went wrong" not in reply.content
+    assert "Taking a break" not in sb.forum.threads[0].messages[0].content
+    shown = await alice.slash("profile show")
+    assert "Pool: seeking" in shown.content
+
+
+async def test_a_pause_up_to_the_limit_is_accepted_and_shown(sb: Sandbox) -> None:
+    from datetime import timedelta
+
+    alice = sb.member("alice")
+    await write_profile(alice, "Hi", timezone="America/Los_Angeles")
+    await alice.slash("partner find")
+    last_day = (sb.clock.now() + timedelta(days=89)).date().isoformat()
+    reply = await alice.slash("partner pause", until=last_day)
+    assert "Paused until <t:" in reply.content
+    assert "Taking a break" in sb.forum.threads[0].messages[0].content

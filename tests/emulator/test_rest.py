@@ -304,3 +304,35 @@ async def test_route_buckets_are_advertised_and_respected() -> None:
         assert len(guild.default_channel.messages) == 5
         assert emu.faults.buckets.hits == 0
         emu.assert_no_violations()
+
+
+async def test_a_member_who_leaves_is_gone_from_threads_and_unreachable(
+    emu: Emulator, guild: Guild
+) -> None:
+    """Leaving the server, as Discord does it for a bot without the members intent: nothing
+    is announced, the person drops out of their threads, a DM fails with 50007 and adding
+    them to a thread with 10007. Neither is the bot's mistake (it could not know), so no
+    violation; adding an id that never existed still is one."""
+    alice, bob = guild.add_member("alice"), guild.add_member("bob")
+    pairs = guild.create_text_channel("pairs")
+    thread = emu.world.create_thread(pairs, name="alice & bob", type=12, owner=emu.world.bot_user)
+    emu.world.add_thread_member(thread, alice.user)
+    emu.world.add_thread_member(thread, bob.user)
+    async with running(emu, make_bot(), guild) as bot:
+        emu.world.remove_member(bob)
+        assert bob.id not in guild.members
+        assert bob.id not in thread.member_ids and alice.id in thread.member_ids
+        user = await bot.fetch_user(bob.id)
+        with pytest.raises(discord.Forbidden) as dm:
+            await user.send("your meeting starts soon")
+        assert dm.value.code == 50007
+        channel = await bot.fetch_channel(thread.id)
+        assert isinstance(channel, discord.Thread)
+        with pytest.raises(discord.NotFound) as added:
+            await channel.add_user(discord.Object(id=bob.id))
+        assert added.value.code == 10007
+        assert emu.violations == []
+        with pytest.raises(discord.NotFound):
+            await channel.add_user(discord.Object(id=12345))
+        assert len(emu.violations) == 1
+        emu.world.violations.clear()

@@ -300,7 +300,11 @@ def _zone(name: str) -> Any:
     return ZoneInfo(name)
 
 
-async def test_a_proposal_from_an_accepted_request_asks_both_to_confirm(world: World) -> None:
+async def test_a_pair_from_an_accepted_request_starts_its_trial_without_a_second_accept(
+    world: World,
+) -> None:
+    """Regression: a pair formed from a forum request had to accept twice (the author in the
+    DM, then both again in the thread). Asking and accepting are both partners choosing."""
     await world.member(BERLIN_USER, "Europe/Berlin", "Mon-Fri 18:00-21:00")
     await world.member(NY_USER, "America/New_York", "Mon-Fri 12:00-15:00")
     async with unit_of_work(world.sessions) as s:
@@ -322,8 +326,6 @@ async def test_a_proposal_from_an_accepted_request_asks_both_to_confirm(world: W
         )
         assert created is not None
         pid = created.id
-    async with unit_of_work(world.sessions) as s:
-        await partnerships.open_proposal(s, partnership_id=pid, now=world.clock.now())
     await world.tick()
     async with world.sessions() as s:
         answers = (
@@ -337,9 +339,14 @@ async def test_a_proposal_from_an_accepted_request_asks_both_to_confirm(world: W
             .scalars()
             .all()
         )
-    assert answers == [None, None]
-    await world.accept_both(pid)
-    assert (await world.partnership(pid)).state == "trial"
+    assert answers == [True, True]
+    partnership = await world.partnership(pid)
+    assert partnership.state == "trial" and partnership.started_at == world.clock.now()
+    async with unit_of_work(world.sessions) as s:
+        with pytest.raises(Conflict):
+            await partnerships.decide(
+                s, partnership_id=pid, user_id=NY_USER, accept=True, now=world.clock.now()
+            )
 
 
 async def test_both_accepting_starts_the_trial(world: World) -> None:

@@ -146,7 +146,7 @@ async def test_request_limits_and_acceptance(
             accept=True,
             now=clock.now(),
         )
-    assert partnership is not None and partnership.state == "proposed"
+    assert partnership is not None and partnership.state == "trial"  # both chose: no 2nd Accept
     assert len(partnership.members) == 2
     with pytest.raises(Conflict):
         async with unit_of_work(sessions) as s:

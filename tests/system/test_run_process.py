@@ -5,15 +5,12 @@ member, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sys
 import time
 from pathlib import Path
 
 from emulator import Emulator
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.system.procs import pairbot_env, reap, terminate
 
 
 async def test_pairbot_run_migrates_connects_serves_and_stops_cleanly_on_sigterm(
@@ -22,13 +19,7 @@ async def test_pairbot_run_migrates_connects_serves_and_stops_cleanly_on_sigterm
     async with Emulator() as emu:
         guild = emu.create_guild("Study Hall")
         alice = guild.add_member("alice")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PAIRBOT_")} | {
-            "PAIRBOT_TOKEN": emu.token,
-            "PAIRBOT_DATA_DIR": str(tmp_path / "data"),
-            "PAIRBOT_API_BASE_URL": emu.api_url,
-            "PAIRBOT_GATEWAY_URL": emu.gateway_url,
-            "PAIRBOT_DEV_GUILD_ID": str(guild.id),
-        }
+        env = pairbot_env(emu, guild, tmp_path / "data")
         log = tmp_path / "run.log"
         started = time.monotonic()
         with log.open("wb") as out:
@@ -42,12 +33,9 @@ async def test_pairbot_run_migrates_connects_serves_and_stops_cleanly_on_sigterm
             ready_after = time.monotonic() - started
             reply = await alice.slash("help")
             assert reply.ephemeral and "/profile edit" in reply.content
-            proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), timeout=30)
+            code = await terminate(proc)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await reap(proc)
         text = log.read_text()
         assert code == 0, text
         assert (tmp_path / "data" / "pairbot.sqlite3").is_file()

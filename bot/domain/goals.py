@@ -256,9 +256,19 @@ class MeetingRhythm:
         """When the reminder's agenda is built (``partnerships.prepare_meeting``)."""
         return meeting_at - timedelta(minutes=self.reminder_minutes) - AGENDA_PREP_LEAD
 
-    def due_at(self, meeting_at: datetime) -> datetime:
-        """The due moment of goals set for the meeting at ``meeting_at``."""
-        return self.agenda_at(meeting_at) - ANSWER_TIME
+    def due_at(self, meeting_at: datetime, zone: str | None = None) -> datetime:
+        """The due moment of goals set for the meeting at ``meeting_at``: :data:`ANSWER_TIME`
+        before its agenda is built; for a member in ``zone`` for whom that falls at night
+        (22:00–08:00), 21:00 the evening before, so the prompt never comes at night."""
+        due = self.agenda_at(meeting_at) - ANSWER_TIME
+        if zone is None:
+            return due
+        tz = validate_zone(zone)
+        local = due.astimezone(tz)
+        if MORNING <= local.time() < NIGHT_FROM:
+            return due
+        evening = local.date() - timedelta(days=1 if local.time() < MORNING else 0)
+        return min(due, local_to_utc(evening, EVENING_DUE, tz))
 
     def next_meeting(self, after: datetime) -> datetime:
         return next_occurrence(self.recurrence(), after)
@@ -270,9 +280,10 @@ test checks that the two agree)."""
 ANSWER_TIME: Final = timedelta(hours=3)
 """Between a meeting-cycle goal's due moment (when the missed-goal prompt goes out) and the
 building of the next meeting's agenda: time to say what got in the way, so that it opens it."""
-MIN_CYCLE: Final = timedelta(days=1)
-"""A goal set "for the next meeting" less than a day before that meeting's due moment is for
-the meeting after it."""
+MIN_CYCLE: Final = timedelta(hours=12)
+"""A goal set "for the next meeting" less than half a day before that meeting's due moment is
+for the meeting after it."""
+EVENING_DUE: Final = dt.time(21, 0)
 REVIEW_DELAY: Final = timedelta(minutes=1)
 """The review (close and prompt) runs just after the due moment, never at it or before."""
 MORNING: Final = dt.time(8, 0)
@@ -334,13 +345,15 @@ def parse_weekday(text: str) -> int:
     raise GoalError("Please pick a day from Monday to Sunday.")
 
 
-def next_meeting_due(meeting: MeetingRhythm, now: datetime) -> tuple[datetime, datetime]:
-    """(due moment, meeting) for a goal set now "for the next meeting": the first meeting whose
-    due moment is at least :data:`MIN_CYCLE` away."""
+def next_meeting_due(
+    meeting: MeetingRhythm, now: datetime, zone: str | None = None
+) -> tuple[datetime, datetime]:
+    """(due moment, meeting) for a goal set now "for the next meeting" by a member in ``zone``:
+    the first meeting whose due moment is at least :data:`MIN_CYCLE` away."""
     after = now
     while True:
         meeting_at = meeting.next_meeting(after)
-        due = meeting.due_at(meeting_at)
+        due = meeting.due_at(meeting_at, zone)
         if due >= now + MIN_CYCLE:
             return due, meeting_at
         after = meeting_at
@@ -360,7 +373,7 @@ def resolve_due(
                 "You and your partner haven't set a meeting time yet (`/pair meeting`). Pick "
                 "“this week”, “next week” or a date instead."
             )
-        return next_meeting_due(meeting, now)[0], "meeting"
+        return next_meeting_due(meeting, now, zone)[0], "meeting"
     return deadline(parse_due(value, today=local_date(now, zone)), zone), "day"
 
 
@@ -384,7 +397,7 @@ def checkin_moments(rule: CheckinRule, start: datetime, end: datetime) -> list[d
         moment = local_to_utc(local.date() - timedelta(days=1), at, tz)
         # Never after the due moment of the meeting's goals (a late-evening check-in before an
         # early meeting would come after its agenda).
-        moment = min(moment, rule.meeting.due_at(meeting_at) - timedelta(hours=1))
+        moment = min(moment, rule.meeting.due_at(meeting_at, rule.zone) - timedelta(hours=1))
         if start <= moment < end:
             found.append(moment)
     return found
@@ -457,9 +470,11 @@ def next_checkin_for(
     *,
     now: datetime,
     snoozed: Set[date] = frozenset(),
+    last_calls: bool = True,
 ) -> CheckinDue | None:
     """The next check-in (strictly after ``now``, or at once for a last call that is overdue)
-    and the goals it asks about; ``None`` when no live goal needs one."""
+    and the goals it asks about; ``None`` when no live goal needs one. Without ``last_calls``
+    (a member on a break) only the regular moments count."""
     live = [goal for goal in goals if goal.status in LIVE_STATUSES and goal.due > now]
     if not live:
         return None
@@ -470,7 +485,7 @@ def next_checkin_for(
         if any(goal.created <= moment < goal.due for goal in live):
             candidates.append(moment)
             break
-    for goal in live:
+    for goal in live if last_calls else ():
         if _needs_last_call(goal, rule, now, snoozed):
             moment = last_call(goal, rule.zone)
             candidates.append(max(moment, now + timedelta(seconds=1)).replace(microsecond=0))
@@ -499,7 +514,7 @@ def review_moment(
     elif local.time() >= NIGHT_FROM:
         at = local_to_utc(local.date() + timedelta(days=1), MORNING, tz)
     if meeting is not None:
-        latest = meeting.due_at(meeting.next_meeting(goal.due)) + REVIEW_DELAY
+        latest = meeting.due_at(meeting.next_meeting(goal.due), zone) + REVIEW_DELAY
         at = max(goal.due + REVIEW_DELAY, min(at, latest))
     return at
 
@@ -517,7 +532,7 @@ def moved_due(
     due = goal.due
     for _ in range(60):
         if goal.rule == "meeting" and meeting is not None:
-            due = meeting.due_at(meeting.next_meeting(meeting.next_meeting(due)))
+            due = meeting.due_at(meeting.next_meeting(meeting.next_meeting(due)), zone)
         else:
             due = due + timedelta(days=7)
             due = deadline(local_date(due - timedelta(minutes=1), zone), zone)

@@ -67,13 +67,15 @@ RECENT = timedelta(days=8)
 PATTERN_LOOKBACK = timedelta(weeks=12)
 DEFAULT_ZONE = "UTC"
 
+CHECKIN_LATE = timedelta(hours=12)
 CHECKIN_PLAN = register_kind(
     KindRule(
         "checkin_plan",
         delivery=False,
-        stale_after=timedelta(hours=12),
-        why="Preparing a check-in more than 12 hours late would only produce check-in DMs that "
-        "are already stale by the checkin rule; the next week's check-in comes instead.",
+        stale_after=None,
+        why="A check-in plan always runs, however late, because it plans the next one; more "
+        "than 12 hours late it asks nothing (those DMs would be stale by the checkin rule) and "
+        "a goal that still needs asking gets its last call instead.",
     )
 )
 GOAL_REVIEW = register_kind(
@@ -331,21 +333,33 @@ async def add_goal(
     )
     session.add(goal)
     await session.flush()
-    plan = await plan_member(session, member_id=member.id, now=now)
+    await plan_member(session, member_id=member.id, now=now)
     log.info("goal %s added by member %s", goal.id, member.id)
-    return _planned_view(goal, target=target, plan=plan, now=now)
+    return await _planned_view(session, goal, target=target, now=now)
 
 
-def _planned_view(goal: Goal, *, target: _Target, plan: Plan, now: datetime) -> GoalView:
+async def _planned_view(
+    session: AsyncSession, goal: Goal, *, target: _Target, now: datetime
+) -> GoalView:
     """The goal as ``/goal add`` and ``/goal edit`` show it: when it is due, the meeting it is
-    due at, and when its owner will be asked about it."""
+    due at, and when its owner will next be asked about it."""
     view = _view(goal, user_id=target.member.user_id, zone=target.zone)
     meeting = _meeting(target.pair)
     meeting_at = None
     if view.rule == "meeting" and meeting is not None:
         meeting_at = meeting.next_meeting(view.deadline)
+    asked = bool(
+        (await session.execute(select(exists().where(CheckIn.goal_id == goal.id)))).scalar()
+    )
+    alone = g.next_checkin_for(
+        _rule(target),
+        [_timing(goal, zone=target.zone, asked=asked)],
+        now=now,
+        snoozed=await snoozed_weeks(session, member_id=target.member.id),
+        last_calls=not await _away(session, target.member),
+    )
     return dataclasses.replace(
-        view, meeting_at=meeting_at, checkin_at=plan.checkin_for.get(goal.id)
+        view, meeting_at=meeting_at, checkin_at=alone.at if alone else None
     )
 
 
@@ -517,8 +531,8 @@ async def edit_goal(
         goal.area = await _area(session, guild_id=guild_id, area=area, now=now)
     goal.updated_at = now
     await session.flush()
-    plan = await plan_member(session, member_id=member.id, now=now)
-    return _planned_view(goal, target=target, plan=plan, now=now)
+    await plan_member(session, member_id=member.id, now=now)
+    return await _planned_view(session, goal, target=target, now=now)
 
 
 async def drop_goal(
@@ -671,7 +685,11 @@ async def plan_member(
     snoozed = await snoozed_weeks(session, member_id=member.id)
     payload = {"member_id": member.id}
     items: list[outbox.NewWork] = []
-    checkin = g.next_checkin_for(rule, timings, now=now, snoozed=snoozed)
+    # On a break (paused) only the regular moments are kept: each runs, asks nothing, and plans
+    # the next, so the cycle picks up by itself once the break is over.
+    checkin = g.next_checkin_for(
+        rule, timings, now=now, snoozed=snoozed, last_calls=not await _away(session, member)
+    )
     checkin_for: dict[int, datetime] = {}
     if checkin is not None:
         checkin_for = {goal_id: checkin.at for goal_id in checkin.goal_ids}
@@ -719,7 +737,7 @@ async def plan_pair(session: AsyncSession, *, partnership_id: int, now: datetime
         if meeting is not None:
             for goal, _asked in await _open_cycle(session, member_id=member.id):
                 if goal.due_rule == "meeting" and goal.status in g.LIVE_STATUSES:
-                    due, _ = g.next_meeting_due(meeting, max(now, goal.created_at))
+                    due, _ = g.next_meeting_due(meeting, max(now, goal.created_at), zone)
                     goal.due_at, goal.due_date = due, g.local_date(due, zone)
             await session.flush()
         await plan_member(session, member_id=member.id, now=now)
@@ -871,7 +889,9 @@ async def run_checkin_plan(session: AsyncSession, *, work: DueWork, now: datetim
     target = await _target(session, member)
     sent = 0
     cycle = await _open_cycle(session, member_id=member.id)
-    if not await _away(session, member):
+    if now - at > CHECKIN_LATE:
+        log.info("check-in plan %s is too late to ask; planning the next one", work.id)
+    elif not await _away(session, member):
         timings = [_timing(goal, zone=target.zone, asked=asked) for goal, asked in cycle]
         snoozed = await snoozed_weeks(session, member_id=member.id)
         wanted = set(g.checkins_at(_rule(target), timings, at, snoozed))

@@ -224,6 +224,28 @@ def test_the_order_is_checkin_due_prompt_agenda_meeting_on_every_weekday(
         assert now < planned.at < due < review < meeting.agenda_at(meeting_at) < meeting_at
 
 
+@pytest.mark.parametrize(
+    ("meeting_time", "zone"),
+    [(dt.time(7, 0), "Europe/London"), (dt.time(7, 30), "Asia/Kathmandu"), (dt.time(2, 0), "UTC")],
+)
+def test_an_early_meeting_moves_the_due_moment_to_the_evening_before(
+    meeting_time: dt.time, zone: str
+) -> None:
+    """Three hours before the agenda of a 07:00 meeting is 03:20: the prompt would come at
+    night. The due moment is 21:00 the evening before instead, still before the agenda."""
+    meeting = g.MeetingRhythm(1, meeting_time, zone)
+    now = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+    due, _ = g.resolve_due(None, now=now, zone=zone, meeting=meeting)
+    local = due.astimezone(ZoneInfo(zone))
+    assert local.time() == dt.time(21, 0)
+    meeting_at = meeting.next_meeting(due)
+    assert due < meeting.agenda_at(meeting_at) and meeting_at - due < timedelta(days=1)
+    goal = g.GoalTiming(1, now, due, "meeting")
+    rule = g.CheckinRule(zone, meeting=meeting)
+    planned = g.next_checkin_for(rule, [goal], now=now)
+    assert planned is not None and now < planned.at < due
+
+
 def test_a_goal_set_after_the_last_checkin_of_its_cycle_gets_a_last_call() -> None:
     """A "this week" goal set on Wednesday by a pair meeting on Tuesdays: the regular check-in
     (Monday) comes after Sunday, so it is asked on Saturday at 18:00."""

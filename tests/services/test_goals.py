@@ -632,3 +632,89 @@ async def test_a_goal_still_running_is_not_reflected_on(world: World) -> None:
     with pytest.raises(Conflict) as caught:
         await world.run(goals.record_reason, goal_id=goal_id, user_id=AKI, reason="work")
     assert "still on" in caught.value.user_message
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+async def test_ids_out_of_the_database_range_in_buttons_and_forms_are_not_found(
+    world: World,
+) -> None:
+    """A forged or stale ``custom_id`` (or a typed id) beyond PostgreSQL's integer range must
+    be a polite "not found", never a driver error (issue 12: the unexpected-error reply)."""
+    goal_id = await add(world, AKI, "real goal")
+    for huge in (10**20, 2**31, 2**63 - 1):
+        for call in (
+            world.run(goals.record_answer, checkin_id=huge, user_id=AKI, answer="done"),
+            world.run(goals.save_note, checkin_id=huge, user_id=AKI, note="hi"),
+            world.run_plain(goals.checkin_note, checkin_id=huge, user_id=AKI),
+            world.run_plain(goals.feedback_target, checkin_id=huge, from_user_id=BIA),
+            world.run(goals.give_feedback, checkin_id=huge, from_user_id=BIA, text="hi"),
+            world.run(goals.reflection_goal, goal_id=huge, user_id=AKI),
+            world.run(goals.record_reason, goal_id=huge, user_id=AKI, reason="work"),
+            world.run(goals.complete_goal, guild_id=G, user_id=AKI, goal_ref=str(huge)),
+            world.run(goals.edit_goal, guild_id=G, user_id=AKI, goal_ref=str(huge), text="x"),
+            world.run(goals.drop_goal, guild_id=G, user_id=AKI, goal_ref=str(huge)),
+        ):
+            with pytest.raises(NotFound):
+                await call
+    assert (await world.goal(goal_id)).status == "open"
+
+
+async def test_planning_is_per_member_and_no_tick_reads_everyone(world: World) -> None:
+    """Issue 12 (speed): planning rows are laid down when something changes and chained when
+    they run; the tick's sweep touches nobody while planning is healthy."""
+    await add(world, AKI, "one goal")
+    plans = [r for r in await world.rows() if r.kind in ("checkin_plan", "goal_review")]
+    assert sorted((r.kind, r.state) for r in plans) == [
+        ("checkin_plan", "pending"),
+        ("goal_review", "pending"),
+    ]
+    async with unit_of_work(world.sessions) as session:
+        assert await goals.sweep(session, now=world.clock.now()) == 0
+    # The check-in row runs and plans what is next: the goal was asked about and the next
+    # regular check-in is after it is due, so only its review stays.
+    await world.at(datetime(2026, 1, 5, 11, 0, tzinfo=UTC))
+    assert len(await world.checkins()) == 1
+    pending = [r for r in await world.rows() if r.state == "pending" and r.kind in (
+        "checkin_plan", "goal_review")]
+    assert [(r.kind, r.due_at) for r in pending] == [("goal_review", REVIEW_TOKYO)]
+    # Planning rows lost (say, deleted by hand): the sweep finds the overdue member again.
+    async with unit_of_work(world.sessions) as session:
+        for kind in ("checkin_plan", "goal_review"):
+            await goals.outbox.cancel_pending(session, kind=kind, target="m1")
+    world.clock.set(datetime(2026, 1, 13, 0, 0, tzinfo=UTC))  # a day past Sunday 23:59 Tokyo
+    async with unit_of_work(world.sessions) as session:
+        assert await goals.sweep(session, now=world.clock.now()) == 1
+    await world.at(world.clock.now() + timedelta(minutes=5))
+    assert (await world.goal(1)).status == "missed"
+
+
+async def test_a_pause_moves_the_cycle_and_never_closes_an_unasked_goal(world: World) -> None:
+    """Carl has no partner (the calendar week) and pauses for ten days: no check-in, no
+    prompt, and his goal moves to the week after the break instead of closing as missed."""
+    from bot.services import pool
+
+    goal_id = await add(world, CARL, "learn the chords")
+    async with unit_of_work(world.sessions) as session:
+        carl = await session.get(Member, await _id(session, CARL))
+        assert carl is not None
+        carl.pool_status = "seeking"
+    until = START + timedelta(days=10)
+    await world.run(pool.pause, guild_id=G, user_id=CARL, until=until)
+    first_due = (await world.goal(goal_id)).due_at
+    assert first_due == datetime(2026, 1, 11, 22, 59, tzinfo=UTC)  # Sunday 23:59 Berlin
+    await world.at(until)
+    assert await world.checkins() == [] and await world.rows("weekly_prompt") == []
+    moved = await world.goal(goal_id)
+    assert moved.status == "open" and moved.due_at == first_due + timedelta(days=7)
+    await world.run(pool.resume_due_pauses)
+    # Back from the break: asked before the new due moment, closed only after it.
+    await world.at(moved.due_at - timedelta(minutes=1))
+    [asked] = await world.checkins(goal_id)
+    assert asked.asked_for < moved.due_at
+    assert (await world.goal(goal_id)).status == "open"
+    await world.at(moved.due_at + timedelta(hours=10))
+    assert (await world.goal(goal_id)).status == "missed"
+    [prompt] = await world.rows("weekly_prompt")
+    assert prompt.created_at > moved.due_at

@@ -398,11 +398,12 @@ async def partners_meet(demo: Demo) -> None:
     await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
     pairs = _pairs(demo)
     for index, (thread, people) in enumerate(pairs):
-        proposal = next((m for m in thread.messages if "Accept" in m.button_labels), None)
-        if proposal is None:
-            continue
         if index == 0:
             demo.featured = [p.name for p in people]
+        proposal = next((m for m in thread.messages if "Accept" in m.button_labels), None)
+        if proposal is None:
+            continue  # a pair from a forum request: both chose already
+        if index == 0:
             for person in people[:2]:
                 demo.out.sees(
                     person.name,

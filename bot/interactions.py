@@ -233,7 +233,7 @@ class GuardedViewStore(ViewStore):
             try:
                 if not await admitted(interaction):
                     return
-                if not handled():
+                if not await _settles(handled):
                     log.info("no handler for %r; answered as expired", custom_id[:100])
                     await send_ephemeral(interaction, EXPIRED)
                     return
@@ -243,6 +243,22 @@ class GuardedViewStore(ViewStore):
             forward()  # decided and handed over with no await between: the store can't change
 
         self.add_task(asyncio.create_task(run()))
+
+
+HANDLER_GRACE = 1.0
+"""Seconds an interaction may wait for its handler to appear: discord.py registers a reply's
+view only once the HTTP answer to that reply has arrived, which can come just after a quick
+press of its button arrives on the gateway."""
+
+
+async def _settles(handled: Callable[[], bool]) -> bool:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + HANDLER_GRACE
+    while not handled():
+        if loop.time() >= give_up:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def guard_components(client: Any) -> GuardedViewStore:

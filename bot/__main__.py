@@ -35,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weeks", type=positive_int, default=4, help="simulated weeks")
     demo.add_argument("--seed", type=int, default=7, help="makes the community reproducible")
     demo.add_argument("--transcript", type=Path, help="also write the transcript to FILE")
+    simulate = sub.add_parser(
+        "simulate",
+        help="live a seeded community through weeks with the real bot and check its invariants",
+    )
+    simulate.add_argument("--members", type=positive_int, default=60, help="community size")
+    simulate.add_argument("--weeks", type=positive_int, default=4, help="simulated weeks")
+    simulate.add_argument("--seed", type=int, default=1, help="makes the community reproducible")
+    simulate.add_argument("--show", type=int, default=20, help="how many breaches to print")
+    simulate.add_argument("--memory", action="store_true", help="also print peak traced memory")
     match = sub.add_parser("match", help="match a pool file offline (no Discord, no database)")
     match.add_argument("--pool", type=Path, required=True, help="the pool, as JSON")
     match.add_argument("--out", type=Path, help="write the result JSON here (default: stdout)")
@@ -152,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import main as demo_main
 
         return demo_main(args)
+    if args.command == "simulate":
+        from bot.simulation import main as simulate_main
+
+        return simulate_main(args)
     parser.print_usage(sys.stderr)
     return 2
 

@@ -12,6 +12,7 @@ import yarl
 from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.access import AccessCache
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatch import DiscordMessenger, Dispatcher
@@ -63,9 +64,11 @@ class PairBot(commands.Bot):
         self._extensions = extensions
         self.failed_extensions: list[str] = []
         self._closed_cleanly = False
+        self.access = AccessCache(deps.sessions)
         # Built before the cogs load so that features can register their due-work handlers.
         settings = deps.settings
         self.dispatcher = Dispatcher(
+            on_dms_closed=self.access.marked_closed,
             sessions=deps.sessions,
             clock=deps.clock,
             messenger=deps.messenger

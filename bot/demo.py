@@ -34,6 +34,7 @@ from bot.domain.posts import overlap_runs, overlap_summary
 from bot.domain.profile import PublicProfile
 from bot.migrate import upgrade
 from bot.sandbox import Sandbox, sandbox
+from bot.simulation.people import STORIES
 from emulator import Channel, EmulatorError, Member, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -98,25 +99,10 @@ AVAILABILITY = (
     "evenings",
 )
 GOAL_AREAS = ("fitness", "study", "career", "writing", "creative", "habits")
-INTROS = (
-    "Working on a novel, one chapter a week.",
-    "Studying for a certification and easily distracted.",
-    "Getting back into running after a long break.",
-    "Building a side project in the evenings.",
-    "Trying to keep a daily language-learning habit.",
-    "Changing careers and need someone to keep me honest.",
-)
-GOALS = (
-    "Write 3,000 words",
-    "Run three times",
-    "Finish two practice exams",
-    "Ship the login page",
-    "Practise 20 minutes a day",
-    "Send five job applications",
-)
 
 TIMESTAMP = re.compile(r"<t:(\d+)(?::([tTdDfFR]))?>")
 USER_MENTION = re.compile(r"<@!?(\d+)>")
+CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 
 
 @dataclass
@@ -130,6 +116,7 @@ class Persona:
     languages: tuple[str, ...]
     intro: str
     goal: str
+    goals: tuple[str, ...] = ()
     private: dict[str, str] = field(default_factory=dict)
 
 
@@ -143,6 +130,8 @@ def community(size: int, seed: int) -> list[Persona]:
         zone = rng.choice(zones)
         languages = next(langs for z, langs, _ in ZONES if z == zone)
         name = NAMES[index % len(NAMES)] + ("" if index < len(NAMES) else str(index // len(NAMES)))
+        area, intro, goals = STORIES[rng.randrange(len(STORIES))]
+        extra = rng.choice((None, None, *[a for a in GOAL_AREAS if a != area]))
         private: dict[str, str] = {}
         if rng.random() < 0.3:
             private["gender"] = rng.choice(("woman", "man", "non-binary"))
@@ -154,12 +143,13 @@ def community(size: int, seed: int) -> list[Persona]:
                 name=name,
                 zone=zone,
                 availability=rng.choice(AVAILABILITY),
-                goal_areas=tuple(sorted(rng.sample(GOAL_AREAS, rng.choice((1, 2))))),
+                goal_areas=tuple(sorted({area, *([extra] if extra else [])})),
                 rhythm="weekly" if rng.random() < 0.8 else "biweekly",
                 medium=rng.choice(("text", "voice", "video")),
                 languages=languages,
-                intro=rng.choice(INTROS),
-                goal=rng.choice(GOALS),
+                intro=intro,
+                goal=goals[0],
+                goals=goals,
                 private=private,
             )
         )
@@ -188,8 +178,10 @@ class Transcript:
         extra: TextIO | None,
         names: dict[int, str],
         now: Callable[[], datetime],
+        channels: Callable[[int], str | None] = lambda _: None,
     ) -> None:
         self.out, self.extra, self.names, self.now = out, extra, names, now
+        self.channels = channels
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out)
@@ -215,6 +207,9 @@ class Transcript:
             return moment.strftime("%a %d %b %H:%M")
 
         text = TIMESTAMP.sub(stamp, text)
+        text = CHANNEL_MENTION.sub(
+            lambda m: "#" + (self.channels(int(m.group(1))) or "a-channel"), text
+        )
         return USER_MENTION.sub(lambda m: "@" + self.names.get(int(m.group(1)), "someone"), text)
 
     def sees(self, who: str, zone: str | None, what: str, text: str, *, limit: int = 12) -> None:
@@ -223,7 +218,8 @@ class Transcript:
         for row in lines[:limit]:
             self.line(f"    │ {row}")
         if len(lines) > limit:
-            self.line(f"    │ … ({len(lines) - limit} more lines)")
+            more = len(lines) - limit
+            self.line(f"    │ … ({more} more line{'' if more == 1 else 's'})")
 
 
 @dataclass
@@ -238,6 +234,7 @@ class Demo:
     featured: list[str] = field(default_factory=list)  # the pair whose journey is shown
     seen: set[int] = field(default_factory=set)
     shown: Counter[str] = field(default_factory=Counter)
+    reasons_given: bool = False  # the featured pair explained a miss: show the next agenda
 
     def zone_of(self, name: str) -> str:
         return next(p.zone for p in self.people if p.name == name)
@@ -361,15 +358,47 @@ async def matching_round(demo: Demo) -> None:
     first = done.content.splitlines()[0] if done.content else ""
     demo.out.line(f"  {first}")
     await demo.sb.tick()
+    paired = {p.name for _, people in _pairs(demo) for p in people}
+    waiting = [p for p in demo.people if p.name not in paired]
     shown = 0
-    for person in demo.people:
+    for person in waiting:
         member = demo.members[person.name]
-        for message in member.dms():
-            if "No partner for you this round" in message.content and shown < 2:
-                demo.out.sees(person.name, person.zone, "in their DMs", message.content)
-                shown += 1
+        told = [m for m in member.dms() if "round" in m.content.lower()]
+        if told and shown < 2:
+            demo.out.sees(
+                person.name, person.zone, "in their DMs (no partner yet)", told[-1].content
+            )
+            shown += 1
     groups = re.search(r"(\d+) groups?", first)
     demo.stats["pairs proposed by the round"] += int(groups.group(1)) if groups else 0
+    if waiting:
+        who = waiting[-1]
+        reply = await _act(
+            demo,
+            f"{who.name} pausing",
+            demo.members[who.name].slash("partner pause", until="2w"),
+        )
+        if reply is not None:
+            demo.out.line(f"  {who.name} is travelling: /partner pause until:2w")
+            demo.out.sees(who.name, who.zone, "(only them)", reply.content)
+            demo.stats["members who paused"] += 1
+
+
+async def admin_setup(demo: Demo) -> None:
+    """A moderator sets the community up: channels, goal areas, when rounds run."""
+    demo.out.heading(f"{demo.now_text()}: a moderator sets pairbot up with /admin setup")
+    sb = demo.sb
+    reply = await sb.moderator.slash(
+        "admin setup",
+        forum=sb.forum,
+        pairs_channel=sb.pairs,
+        mod_channel=sb.mods,
+        goal_areas=", ".join(GOAL_AREAS),
+        match_day="Thursday",
+        match_time="17:00",
+        odd_policy="carry_over",
+    )
+    demo.out.sees("the moderator", None, "(only them)", reply.content)
 
 
 def _pairs(demo: Demo) -> list[tuple[Channel, list[Persona]]]:
@@ -397,13 +426,16 @@ async def partners_meet(demo: Demo) -> None:
     demo.out.heading(f"{demo.now_text()}: the new pairs meet in their private threads")
     await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
     pairs = _pairs(demo)
-    for index, (thread, people) in enumerate(pairs):
-        if index == 0:
-            demo.featured = [p.name for p in people]
+    decliner = _decliner(pairs)
+    for thread, people in pairs:
         proposal = next((m for m in thread.messages if "Accept" in m.button_labels), None)
         if proposal is None:
-            continue  # a pair from a forum request: both chose already
-        if index == 0:
+            continue
+        if thread is decliner:
+            await _decline(demo, thread, people, proposal)
+            continue
+        if not demo.featured:
+            demo.featured = [p.name for p in people]
             for person in people[:2]:
                 demo.out.sees(
                     person.name,
@@ -420,12 +452,45 @@ async def partners_meet(demo: Demo) -> None:
             )
         demo.stats["pairs who both accepted"] += 1
     await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
-    if pairs:
-        thread, people = pairs[0]
+    pairs = [(t, people) for t, people in _pairs(demo) if t is not decliner]
+    featured = next(((t, p) for t, p in pairs if p[0].name in demo.featured), None)
+    if featured is not None:
+        thread, people = featured
         latest = thread.messages[-1]
         demo.out.sees(people[0].name, people[0].zone, "next in the thread", latest.content)
-    for index, (_, people) in enumerate(pairs):
-        await _set_meeting(demo, people, show=index == 0)
+    for _, people in pairs:
+        await _set_meeting(demo, people, show=people[0].name in demo.featured[:1])
+
+
+def _decliner(pairs: list[tuple[Channel, list[Persona]]]) -> Channel | None:
+    """One pair (not the first, whose journey the demo follows) where one member declines."""
+    waiting = [t for t, _ in pairs if any("Decline" in m.button_labels for m in t.messages)]
+    return waiting[-1] if len(waiting) >= 3 else None
+
+
+async def _decline(demo: Demo, thread: Channel, people: list[Persona], proposal: Message) -> None:
+    """A member declines a proposal with a private reason; the other is told kindly, and
+    never the reason."""
+    who, other = people[0], people[1]
+    member = demo.members[who.name]
+    form = await _act(demo, f"{who.name} declining", member.press(proposal, "Decline"))
+    if form is None or form.modal is None:
+        return
+    reason = "Our evenings barely overlap, honestly."
+    await _act(
+        demo,
+        f"{who.name} giving a private reason",
+        member.submit(form.modal, {"Why? (optional, private)": reason}),
+    )
+    demo.out.line(f"  {who.name} presses Decline and writes a private reason: “{reason}”")
+    await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
+    told = [m for m in thread.messages if m.id not in {proposal.id}]
+    seen_by_other = [m.text for m in demo.members[other.name].dms()[-1:]] + [
+        m.text for m in told[-1:]
+    ]
+    if seen_by_other:
+        demo.out.sees(other.name, other.zone, "(the reason is never shown)", seen_by_other[-1])
+    demo.stats["proposals declined"] += 1
 
 
 async def _set_meeting(demo: Demo, people: list[Persona], *, show: bool) -> None:
@@ -470,7 +535,7 @@ async def accountability_weeks(demo: Demo) -> None:
         demo.out.heading(f"{demo.now_text()}: week {week + 1}: everyone sets goals")
         for person in demo.people:
             if any(person in people for _, people in _pairs(demo)):
-                for goal in rng.sample(GOALS, 2 if week == 0 else 1):
+                for goal in person.goals[: 2 if week == 0 else 1]:
                     reply = await _act(
                         demo,
                         f"{person.name} adding a goal",
@@ -484,6 +549,7 @@ async def accountability_weeks(demo: Demo) -> None:
             demo.out.sees(
                 demo.featured[0], demo.zone_of(demo.featured[0]), "/goal list", board.text
             )
+            await _goal_done(demo, demo.featured[0])
         await demo.sb.live_until(
             demo.sb.clock.now() + timedelta(days=7),
             max_step=timedelta(hours=12),
@@ -500,6 +566,54 @@ async def accountability_weeks(demo: Demo) -> None:
         demo.out.sees(name, demo.zone_of(name), "/stats (only them)", stats.text + pictures)
     overview = await demo.sb.moderator.slash("admin stats")
     demo.out.sees("the moderator", None, "/admin stats (only them)", overview.text)
+
+
+async def _goal_done(demo: Demo, name: str) -> None:
+    """Finishing early: /goal done, picking the goal from the autocomplete list."""
+    member = demo.members[name]
+    choices = await member.autocomplete("goal done", "goal", "")
+    if not choices:
+        return
+    reply = await _act(
+        demo, f"{name} marking a goal done", member.slash("goal done", goal=choices[0]["value"])
+    )
+    if reply is not None:
+        demo.out.line(f"  {name} finished early: /goal done goal:{choices[0]['name']}")
+        demo.out.sees(name, demo.zone_of(name), "(only them)", reply.content)
+        demo.stats["goals marked done early"] += 1
+
+
+async def pair_ends(demo: Demo) -> None:
+    """One pair (not the one the demo follows) ends kindly: the partner is told, never why."""
+    demo.out.heading(f"{demo.now_text()}: a partnership ends kindly")
+    chosen = next(
+        (people for _, people in _pairs(demo) if people[0].name not in demo.featured),
+        None,
+    )
+    if chosen is None:
+        return
+    who, partner = chosen[0], chosen[1]
+    member = demo.members[who.name]
+    form = await _act(demo, f"{who.name} ending", member.slash("pair end"))
+    if form is None or form.modal is None:
+        return
+    reason = "New job, no evenings free any more."
+    done = await _act(
+        demo,
+        f"{who.name} confirming the end",
+        member.submit(form.modal, {"Why? (optional, private)": reason}),
+    )
+    if done is None:
+        return
+    demo.out.line(f"  {who.name}: /pair end, with a private reason: “{reason}”")
+    demo.out.sees(who.name, who.zone, "(only them)", done.content)
+    await demo.sb.live_until(demo.sb.clock.now() + timedelta(minutes=5))
+    told = next(
+        (m for m in reversed(demo.members[partner.name].dms()) if "ended" in m.content), None
+    )
+    if told is not None:
+        demo.out.sees(partner.name, partner.zone, "in a DM (never the reason)", told.content)
+    demo.stats["partnerships ended"] += 1
 
 
 async def _respond(demo: Demo, rng: random.Random) -> None:
@@ -525,6 +639,12 @@ async def _answer(
     featured = person.name in demo.featured
     if {"Done", "Partly", "Missed"} <= set(labels):
         choice = rng.choices(["Done", "Partly", "Missed"], weights=[6, 2, 2])[0]
+        if featured:
+            # The story the demo follows: a win, then a miss to talk about, then half-way.
+            story = ("Done", "Missed", "Partly")
+            told = demo.shown["featured answers"]
+            demo.shown["featured answers"] += 1
+            choice = story[told] if told < len(story) else choice
         demo.stats[f"check-ins answered {choice.lower()}"] += 1
         if featured:
             demo._show(person, "check-in", "a check-in DM", message.text)
@@ -572,6 +692,8 @@ async def _answer(
                     member.submit(form.modal, {"help": rng.choice(HELPS)}),
                 )
                 demo.stats["missed goals reflected on"] += 1
+                if featured:
+                    demo.reasons_given = True
     elif "Keep waiting" in labels:
         await _act(demo, f"{person.name} keeps waiting", member.press(message, "Keep waiting"))
     elif featured:
@@ -585,7 +707,17 @@ async def _thread_message(
     if featured and message.author.id == demo.sb.emu.bot_user.id:
         kind = "reminder" if "agenda" in message.text.lower() else "thread"
         reader = people[1] if len(people) > 1 else people[0]
-        demo._show(reader, kind, "in their pair's thread", message.text)
+        if kind == "reminder" and demo.reasons_given:
+            demo.reasons_given = False
+            demo._show(
+                reader,
+                "agenda",
+                "the next agenda, opening with why goals slipped",
+                message.text,
+                times=1,
+            )
+        else:
+            demo._show(reader, kind, "in their pair's thread", message.text)
     if "Give feedback" in message.button_labels and rng.random() < 0.3:
         owner = next(
             (p for p in people if f"<@{demo.members[p.name].id}>" in message.content), None
@@ -599,7 +731,7 @@ async def _thread_message(
             await _act(
                 demo,
                 "sending feedback",
-                member.submit(form.modal, {"feedback": rng.choice(FEEDBACK)}),
+                member.submit(form.modal, {"feedback": rng.choice(_feedback_for(message.text))}),
             )
             demo.stats["feedback given"] += 1
 
@@ -609,7 +741,20 @@ HELPS = (
     "Smaller steps: one page a day.",
     "Tell my partner by Wednesday how it's going.",
 )
-FEEDBACK = ("Nice work, keep going!", "Halfway is still progress.", "Proud of you!")
+FEEDBACK = {
+    "done": ("Nice work, keep going!", "Proud of you!", "That's a real win."),
+    "partly": ("Halfway is still progress.", "What would make the rest easier?"),
+    "missed": ("It happens. Want to plan it together next time?", "Be kind to yourself."),
+}
+
+
+def _feedback_for(shared: str) -> tuple[str, ...]:
+    """Words that fit how the check-in went (the shared message names the answer)."""
+    lowered = shared.lower()
+    for answer in ("missed", "partly", "done"):
+        if f"**{answer}" in lowered:
+            return FEEDBACK[answer]
+    return FEEDBACK["partly"]
 
 
 async def privacy(demo: Demo) -> None:
@@ -657,12 +802,14 @@ async def privacy(demo: Demo) -> None:
 
 
 STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
+    admin_setup,
     write_profiles,
     join_pool,
     request_partnership,
     matching_round,
     partners_meet,
     accountability_weeks,
+    pair_ends,
     privacy,
 )
 
@@ -678,12 +825,17 @@ async def run_demo(
         await upgrade(engine)
         await engine.dispose()
         clock = FakeClock(DEMO_START)
-        async with sandbox(database_url=url, clock=clock) as sb:
+        async with sandbox(database_url=url, clock=clock, configure_guild=False) as sb:
             handles = {p.name: sb.member(p.name) for p in people}
             names = {m.id: name for name, m in handles.items()} | {sb.moderator.id: "mod"}
-            demo = Demo(
-                sb, people, handles, Transcript(out, transcript, names, clock.now), weeks, seed
-            )
+            world = sb.emu.world
+
+            def channel_name(channel_id: int) -> str | None:
+                channel = world.channels.get(channel_id)
+                return channel.name if channel is not None else None
+
+            view = Transcript(out, transcript, names, clock.now, channel_name)
+            demo = Demo(sb, people, handles, view, weeks, seed)
             demo.out.line(
                 f"pairbot demo: {members} members, {weeks} weeks, seed {seed} "
                 f"(a local Discord emulator; nothing leaves this machine)"

@@ -4,8 +4,10 @@ work, and the discord.py side of sending (:class:`DiscordMessenger`).
 Each tick: leases that ran out go back to pending, stale rows expire, then due rows are claimed
 in bounded batches and handled: delivery kinds are sent here (DMs fall back to the pair's thread
 when closed), other kinds go to the handler a feature registered with :meth:`Dispatcher.register`.
-Outcomes are written per batch. A crash anywhere leaves claimed rows whose lease runs out; they are
-sent again with the same nonce, and Discord answers a repeated nonce with the first message.
+Each delivery's outcome is written as soon as its send completes (group-committed with the others
+that finished meanwhile), so a crash leaves unrecorded only the sends in flight at that moment;
+their rows' leases run out and they are sent again with the same nonce, which Discord answers
+with the first message while inside its de-duplication window.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import aiohttp
 import discord
@@ -82,8 +84,10 @@ class Dispatcher:
         max_in_flight: int = 10,
         max_attempts: int = outbox.MAX_ATTEMPTS,
         worker: str | None = None,
+        on_dms_closed: Callable[[int, int], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_dms_closed = on_dms_closed
         self.clock = clock
         self.messenger = messenger
         self.batch_size = batch_size
@@ -159,25 +163,38 @@ class Dispatcher:
     async def _deliver(
         self, batch: Sequence[DueWork], closed: set[tuple[int, int]]
     ) -> dict[str, int]:
+        """Send the batch, ``max_in_flight`` at a time, and record each outcome as soon as its
+        send completes (see :class:`_Recorder`): a crash leaves unrecorded only the sends that
+        were in flight, never a whole batch."""
         gate = asyncio.Semaphore(self.max_in_flight)
-        newly_closed: set[tuple[int, int]] = set()
+        recorder = _Recorder(self)
 
-        async def one(work: DueWork) -> Outcome:
-            async with gate:
+        async def one(work: DueWork) -> None:
+            async with gate:  # the slot is held until the outcome is committed
+                newly_closed: set[tuple[int, int]] = set()
                 try:
-                    return await self._deliver_one(work, closed, newly_closed)
+                    outcome = await self._deliver_one(work, closed, newly_closed)
                 except Exception as exc:  # a bug must not lose the batch's other outcomes
                     log.exception("delivery %s crashed; it will be retried", work.id)
-                    return Outcome(work, "retry", reason=f"error: {type(exc).__name__}")
+                    outcome = Outcome(work, "retry", reason=f"error: {type(exc).__name__}")
+                closed.update(newly_closed)
+                await recorder.record(outcome, newly_closed)
 
-        outcomes = await asyncio.gather(*(one(w) for w in batch))
-        async with unit_of_work(self.sessions) as session:
-            now = self.clock.now()
-            for guild_id, user_id in sorted(newly_closed):
-                await outbox.mark_dms_closed(session, guild_id=guild_id, user_id=user_id, now=now)
-            return await outbox.record_outcomes(
-                session, outcomes=outcomes, now=now, max_attempts=self.max_attempts
-            )
+        tasks = [asyncio.ensure_future(one(w)) for w in batch]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            # The outcomes could not be written (the database is failing) or the process is
+            # going down: stop sending. What was sent and not recorded goes out again after
+            # its lease, with the same nonce.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await recorder.drain()
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise cast(BaseException, task.exception())
+        return recorder.counts
 
     async def _deliver_one(
         self,
@@ -270,6 +287,70 @@ class Dispatcher:
                 max_attempts=self.max_attempts,
             )
             return state or "lost"
+
+
+class _Recorder:
+    """Writes delivery outcomes as they complete, group-committed: whatever outcomes finished
+    while the previous commit ran are written together in the next short transaction. A
+    delivery waits for its own commit before giving up its in-flight slot, so a completed send
+    stays unrecorded only for the length of one commit, and at most ``max_in_flight`` sends can
+    be unrecorded when the process dies (only those Discord's nonce can still de-duplicate).
+
+    Why not one batch at the end: a crash then forgot up to a whole batch of sends, resent
+    after the restart; past Discord's nonce window those were real duplicates (issue 13)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._queue: list[tuple[Outcome, set[tuple[int, int]], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.counts: dict[str, int] = {}
+        self.commits = 0
+
+    async def record(self, outcome: Outcome, newly_closed: set[tuple[int, int]]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((outcome, newly_closed, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def drain(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _write(self) -> None:
+        dispatcher = self._dispatcher
+        while self._queue:
+            taken, self._queue = self._queue, []
+            try:
+                async with unit_of_work(dispatcher.sessions) as session:
+                    now = dispatcher.clock.now()
+                    closed = sorted({m for _, members, _ in taken for m in members})
+                    for guild_id, user_id in closed:
+                        await outbox.mark_dms_closed(
+                            session, guild_id=guild_id, user_id=user_id, now=now
+                        )
+                    counts = await outbox.record_outcomes(
+                        session,
+                        outcomes=[outcome for outcome, _, _ in taken],
+                        now=now,
+                        max_attempts=dispatcher.max_attempts,
+                    )
+            except BaseException as exc:
+                for _, _, done in taken:
+                    if not done.done():
+                        done.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self.commits += 1
+            for state, n in counts.items():
+                self.counts[state] = self.counts.get(state, 0) + n
+            if dispatcher.on_dms_closed is not None:
+                for guild_id, user_id in closed:
+                    dispatcher.on_dms_closed(guild_id, user_id)
+            for _, _, done in taken:
+                if not done.done():
+                    done.set_result(None)
 
 
 # --------------------------------------------------------------------------- discord.py

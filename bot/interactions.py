@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ui.view import ViewStore
 
+from bot.access import AccessCache
 from bot.errors import PairbotError
 
 log = logging.getLogger(__name__)
@@ -126,21 +127,23 @@ async def admitted(
     further. Moderators always pass. In DMs there is no server to ask, so it passes: every
     button there was sent to someone who came in through a checked interaction."""
     deps = getattr(interaction.client, "deps", None)
-    if deps is None or interaction.guild_id is None:
+    access: AccessCache | None = getattr(interaction.client, "access", None)
+    guild_id = interaction.guild_id
+    if deps is None or access is None or guild_id is None:
         return True
     from bot.db import unit_of_work
-    from bot.services import guilds, outbox
+    from bot.services import outbox
 
     roles = [r.id for r in getattr(interaction.user, "roles", [])]
     moderator = interaction.permissions.manage_guild or interaction.permissions.administrator
-    async with unit_of_work(deps.sessions) as session:
-        now = deps.clock.now()
-        settings = await guilds.get_settings(session, guild_id=interaction.guild_id, now=now)
-        access_role = settings.access_role_id
-        if clear_dms_closed:
+    access_role = await access.access_role(guild_id)
+    user_id = interaction.user.id
+    if clear_dms_closed and await access.dms_marked_closed(guild_id, user_id):
+        async with unit_of_work(deps.sessions) as session:
             await outbox.clear_dms_closed(
-                session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
+                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
             )
+        access.cleared(guild_id, user_id)
     if access_role is None or access_role in roles or moderator:
         return True
     await send_ephemeral(

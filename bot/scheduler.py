@@ -31,6 +31,7 @@ class Ticker:
         self._lock = asyncio.Lock()
         self._kicks: set[asyncio.Task[None]] = set()
         self._stopped = False
+        self._kick_waiting = False
         self.ticks = 0
 
     def add_handler(self, name: str, handler: TickHandler) -> None:
@@ -39,23 +40,35 @@ class Ticker:
     async def tick(self) -> None:
         """Run every handler once. Concurrent calls wait for each other instead of overlapping."""
         async with self._lock:
-            if self._stopped:
-                return
-            self.ticks += 1
-            for name, handler in self._handlers:
-                try:
-                    await handler()
-                except Exception:
-                    log.exception("tick handler %s failed; it will run again next tick", name)
+            await self._run_handlers()
+
+    async def _run_handlers(self) -> None:
+        if self._stopped:
+            return
+        self.ticks += 1
+        for name, handler in self._handlers:
+            try:
+                await handler()
+            except Exception:
+                log.exception("tick handler %s failed; it will run again next tick", name)
 
     def kick(self) -> None:
         """Run a tick soon, without waiting for the interval (work a member is waiting for:
-        a request to deliver, a reply to send). Durable either way: the rows are already stored."""
-        if self._scheduler is None:
+        a request to deliver, a reply to send). Durable either way: the rows are already stored.
+
+        Kicks coalesce: while one kicked tick is still waiting to start, more kicks add
+        nothing, since that tick will see everything stored before it starts."""
+        if self._scheduler is None or self._kick_waiting:
             return
-        task = asyncio.get_running_loop().create_task(self.tick())
+        self._kick_waiting = True
+        task = asyncio.get_running_loop().create_task(self._kicked())
         self._kicks.add(task)
         task.add_done_callback(self._kicks.discard)
+
+    async def _kicked(self) -> None:
+        async with self._lock:
+            self._kick_waiting = False
+            await self._run_handlers()
 
     def start(self) -> None:
         """Schedule the interval job and run one catch-up tick now."""

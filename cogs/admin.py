@@ -83,8 +83,38 @@ def target(entry: ScheduleEntry) -> str:
     return "the community"
 
 
+KIND_WORDS: dict[str, str] = {
+    "meeting_reminder": "Meeting reminder",
+    "meeting_prep": "Preparing a meeting's agenda",
+    "meeting_check": "Asking “did you meet?”",
+    "checkin": "Goal check-in",
+    "checkin_plan": "Planning goal check-ins",
+    "checkin_shared": "Check-in shared with a partner",
+    "goal_review": "Closing a week's goals",
+    "goal_feedback": "A partner's feedback",
+    "reflection_shared": "Missed-goal reflection shared",
+    "weekly_prompt": "Weekly missed-goal prompt",
+    "notice": "Message",
+    "match_round": "Matching round",
+    "proposal_expiry": "Proposal expiry",
+    "trial_choice": "End-of-trial question",
+    "pair_upkeep": "Pair upkeep (meetings, quiet partners)",
+    "space_open": "Opening a pair's private space",
+    "space_close": "Closing a pair's private space",
+    "quiet_partner": "Quiet-partner question",
+    "mod_report": "Report to moderators",
+    "post_delete": "Removing a forum post",
+}
+"""Each kind of scheduled work in words a moderator understands (a test checks every declared
+kind has its words)."""
+
+
+def kind_words(kind: str) -> str:
+    return KIND_WORDS.get(kind) or kind.replace("_", " ").capitalize()
+
+
 def due_line(entry: ScheduleEntry) -> str:
-    line = f"• `{entry.kind}` → {target(entry)} · {stamp(entry.due_at)}"
+    line = f"• {kind_words(entry.kind)} → {target(entry)} · {stamp(entry.due_at)}"
     if entry.state == "claimed":
         line += " · sending now"
     elif entry.attempt:
@@ -95,7 +125,8 @@ def due_line(entry: ScheduleEntry) -> str:
 def failure_line(entry: ScheduleEntry) -> str:
     when = entry.finished_at or entry.due_at
     return (
-        f"• `{entry.kind}` → {target(entry)} · {entry.state} {stamp(when)}: {entry.reason or '-'}"
+        f"• {kind_words(entry.kind)} → {target(entry)} · {entry.state} {stamp(when)}: "
+        f"{entry.reason or '-'}"
     )
 
 
@@ -105,7 +136,8 @@ def render_schedule(
     failures: Sequence[ScheduleEntry],
     counts: dict[str, int],
 ) -> str:
-    """The ``/admin schedule`` reply: kinds, targets and times only, never message text."""
+    """The ``/admin schedule`` reply: what kind of work (in words), targets and times only,
+    never message text."""
     waiting = counts.get("pending", 0) + counts.get("claimed", 0)
     summary = " · ".join(f"{state} {n}" for state, n in sorted(counts.items())) or "nothing yet"
     lines = [f"**Scheduled work** ({summary})", "", f"**Due next** ({waiting} waiting)"]
@@ -197,6 +229,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
                 f"{settings.match_time_utc} UTC, next {stamp(next_round)}; odd one out: "
                 f"{settings.odd_policy.replace('_', ' ')}"
             )
+        self.bot.access.forget(interaction.guild_id)
         problems = missing_permissions(forum, REQUIRED_FORUM) + missing_permissions(
             pairs_channel, REQUIRED_PAIRS
         )
@@ -251,7 +284,8 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
             found = await insights.community_stats(
                 session, guild_id=interaction.guild_id, now=self.bot.deps.clock.now()
             )
-        await send_ephemeral(interaction, found.render())
+            waits = await matching.long_waits(session, guild_id=interaction.guild_id)
+        await send_ephemeral(interaction, found.render() + "\n" + render_waits(waits))
 
 
 REQUIRED_FORUM = ("view_channel", "send_messages", "create_public_threads", "manage_threads")
@@ -289,17 +323,23 @@ def render_round(report: RoundReport, *, dry_run: bool) -> str:
         )
     if len(report.groups) > 15:
         lines.append(f"• … and {len(report.groups) - 15} more groups")
-    reasons = {
-        "no_overlap": "no overlap",
-        "preferences": "ruled out",
-        "odd_one_out": "odd one out",
-        "no_one_else": "alone",
-    }
-    for user_id, reason in report.unmatched[:10]:
-        lines.append(f"• <@{user_id}> waits: {reasons.get(reason, reason)}")
+    for user_id, hint in report.unmatched[:10]:
+        lines.append(f"• <@{user_id}> waits" + (f": {hint}" if hint else ""))
     lines.append(f"Next scheduled round: {stamp(report.next_round)}")
     text = "\n".join(lines)
     return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
+
+
+def render_waits(waits: Sequence[tuple[int, int, str]]) -> str:
+    """Members who have waited more than two rounds: mentions, rounds and a public hint only."""
+    if not waits:
+        return "**Waiting more than two rounds**: nobody"
+    shown = [
+        f"<@{user_id}> ({rounds} rounds" + (f", {hint})" if hint else ")")
+        for user_id, rounds, hint in waits[:SHOWN]
+    ]
+    more = f" and {len(waits) - SHOWN} more" if len(waits) > SHOWN else ""
+    return f"**Waiting more than two rounds** ({len(waits)}): " + ", ".join(shown) + more
 
 
 class Rounds:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Interaction = discord.Interaction[Any]
-SCHEDULE_EVERY = timedelta(minutes=10)
+SWEEP_EVERY = timedelta(minutes=10)
 LIST_EMBED_BUDGET = 2800
 
 
@@ -107,6 +107,22 @@ def board_embeds(board: GoalBoard) -> list[discord.Embed]:
             )
         )
     return embeds
+
+
+def due_words(goal: GoalView, board: GoalBoard) -> str:
+    """"due <when> (<which>)": the due moment as a Discord timestamp, and what it belongs to."""
+    if goal.meeting_at is not None:
+        return (
+            f"due {ts(goal.deadline, 'F')}, before your next meeting "
+            f"({ts(goal.meeting_at, 'F')})"
+        )
+    return f"due {ts(goal.deadline, 'F')} ({g.due_label(goal.due, today=board.today)})"
+
+
+def checkin_words(goal: GoalView) -> str:
+    if goal.checkin_at is None:
+        return "I'll check in with you by DM before it's due."
+    return f"I'll check in with you by DM {ts(goal.checkin_at, 'F')} ({ts(goal.checkin_at, 'R')})."
 
 
 def answer_reply(result: goals.AnswerResult) -> str:
@@ -474,17 +490,17 @@ class Goals(commands.Cog):
         self.bot.deps.ticker.add_handler("goals-schedule", self.upkeep)
 
     async def upkeep(self) -> None:
-        """Every ten minutes (of the bot's clock): make sure coming check-ins and week ends
-        are in the outbox for everyone with goals."""
+        """Every ten minutes (of the bot's clock): the bounded safety sweep. Planning itself is
+        event-driven (``goals.plan_member``), so this finds nothing while all is well."""
         now = self.bot.deps.clock.now()
         last = self._last_schedule
-        if last is not None and last <= now < last + SCHEDULE_EVERY:
+        if last is not None and last <= now < last + SWEEP_EVERY:
             return
         async with unit_of_work(self.bot.deps.sessions) as session:
-            added = await goals.schedule_upcoming(session, now=now)
+            found = await goals.sweep(session, now=now)
         self._last_schedule = now
-        if added:
-            log.info("goals: %d check-in and week-end rows laid down", added)
+        if found:
+            log.warning("goals: %d members re-planned by the safety sweep", found)
 
     async def form_submitted(self, interaction: Interaction) -> None:
         """Form submissions, routed by ``custom_id`` (see the module docstring)."""
@@ -504,14 +520,15 @@ class Goals(commands.Cog):
     @goal.command(name="add", description="Add a goal: one concrete thing, due this week or later")
     @app_commands.describe(
         text="One concrete thing you'll do, e.g. 'write 2,000 words'",
-        due="this week, next week, or a date like 2026-03-14 (your time zone)",
+        due="next meeting (the default with a meeting time), this week, next week, or a date "
+        "like 2026-03-14",
         area="Optional goal area",
     )
     async def add(
         self,
         interaction: Interaction,
         text: app_commands.Range[str, 1, g.GOAL_TEXT_MAX],
-        due: str = "this week",
+        due: str | None = None,
         area: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
@@ -535,11 +552,8 @@ class Goals(commands.Cog):
             await outbox.clear_dms_closed(
                 session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
             )
-        lines = [
-            f"🎯 Goal added: **{goal.text}**, due {ts(goal.deadline, 'F')} "
-            f"({g.due_label(goal.due, today=board.today)}).",
-            "Your partner can see it with `/goal list`. I'll check in with you by DM.",
-        ]
+        lines = [f"🎯 Goal added: **{goal.text}**, {due_words(goal, board)}."]
+        lines.append("Your partner can see it with `/goal list`. " + checkin_words(goal))
         if not board.zone_known:
             lines.append("Your time zone isn't set, so I'm using UTC: set it with `/profile edit`.")
         await send_ephemeral(interaction, "\n".join(lines))
@@ -559,10 +573,18 @@ class Goals(commands.Cog):
             board = await goals.list_goals(
                 session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
             )
+        has_meeting = await self._has_meeting(interaction)
         return [
             app_commands.Choice(name=label, value=value)
-            for label, value in g.due_suggestions(board.today, current)
+            for label, value in g.due_suggestions(board.today, current, has_meeting=has_meeting)
         ]
+
+    async def _has_meeting(self, interaction: Interaction) -> bool:
+        assert interaction.guild_id is not None
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            return await goals.has_meeting(
+                session, guild_id=interaction.guild_id, user_id=interaction.user.id
+            )
 
     @add.autocomplete("area")
     async def area_autocomplete(
@@ -642,8 +664,13 @@ class Goals(commands.Cog):
         view = await _for_member(
             self.bot, interaction, goals.edit_goal, goal_ref=goal, text=text, due=due, area=area
         )
+        text_due = (
+            f"due {ts(view.deadline, 'F')}, before your next meeting ({ts(view.meeting_at, 'F')})"
+            if view.meeting_at is not None
+            else f"due {ts(view.deadline, 'F')}"
+        )
         await send_ephemeral(
-            interaction, f"✏️ Updated: **{view.text}**, due {ts(view.deadline, 'F')}."
+            interaction, f"✏️ Updated: **{view.text}**, {text_due}. " + checkin_words(view)
         )
 
     @edit.autocomplete("goal")

@@ -98,6 +98,9 @@ class World:
         self.nonce_window = 300.0
         self.gateway: Gateway | None = None
         self.actions: Actions
+        #: Called with ("create" | "edit" | "delete", message) for every stored message change;
+        #: lets a simulation stamp messages with its own clock and follow who saw what.
+        self.message_listeners: list[Callable[[str, Message], None]] = []
         self._changed = asyncio.Event()
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -608,6 +611,7 @@ class World:
         )
         message.pings = self._compute_pings(channel, author, body, content)
         self.messages[message.id] = message
+        self._tell_listeners("create", message)
         if ephemeral_for is None:
             channel._messages.append(message)
             channel.total_message_sent += 1
@@ -653,13 +657,19 @@ class World:
         if attachments is not None:
             message.attachments = attachments
         message.edited_at = iso_now()
+        self._tell_listeners("edit", message)
         if message.visible_to is None:
             self._dispatch_message("MESSAGE_UPDATE", message)
         self.notify()
         return message
 
+    def _tell_listeners(self, change: str, message: Message) -> None:
+        for listener in self.message_listeners:
+            listener(change, message)
+
     def delete_message(self, message: Message) -> None:
         message.deleted = True
+        self._tell_listeners("delete", message)
         if message.visible_to is None:
             data: JSON = {"id": str(message.id), "channel_id": str(message.channel.id)}
             if message.channel.guild is not None:

@@ -9,6 +9,7 @@ from models.member import Member, MemberPrivate
 from models.outbox import OutboxItem, OutboxState
 from models.partnership import MatchRound, Partnership, PartnershipMember
 from models.pool import Block, PartnerRequest
+from models.rounds import RoundStanding
 
 __all__ = [
     "Base",
@@ -29,6 +30,7 @@ __all__ = [
     "Partnership",
     "PartnershipMember",
     "Report",
+    "RoundStanding",
     "Snooze",
     "UTCDateTime",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -13,16 +13,32 @@ from models.base import Base
 
 class Goal(Base):
     __tablename__ = "goals"
+    __table_args__ = (
+        # A member's goals by status (/goal list, check-ins); its leading column also serves
+        # the lookups by member alone.
+        Index("ix_goals_member_id_status", "member_id", "status"),
+        # A community's goals by status (insights, upkeep by community).
+        Index("ix_goals_guild_id_status", "guild_id", "status"),
+        # The upkeep across communities: live goals, and goals missed lately.
+        Index("ix_goals_status_updated_at", "status", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     partnership_id: Mapped[int | None] = mapped_column(
         ForeignKey("partnerships.id", ondelete="SET NULL")
     )
     text: Mapped[str] = mapped_column(Text)
     area: Mapped[str | None] = mapped_column(String(40))
-    due_date: Mapped[date] = mapped_column(Date)  # in the member's own zone
+    due_date: Mapped[date] = mapped_column(Date)  # the due moment's date in the member's zone
+    # The due moment (UTC): the end of the picked day, or a fixed time before the pair's next
+    # meeting (see bot.domain.goals); None only on rows older than migration 0004 until backfill.
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # How the due moment was chosen: meeting (the pair's next meeting) / day (a date or a week).
+    due_rule: Mapped[str] = mapped_column(String(16), default="day")
+    # When the review closed the goal's cycle (missed, or left done/partly); None while it runs.
+    reviewed_at: Mapped[datetime | None]
     # open / done / partly / missed / dropped
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
@@ -14,10 +14,17 @@ from models.base import Base
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("guild_id", "user_id"),)
+    __table_args__ = (
+        # Members by guild and user id (every command); its leading column serves by-guild scans.
+        UniqueConstraint("guild_id", "user_id"),
+        # The pool of one community by status (a matching round's seekers).
+        Index("ix_members_guild_id_pool_status", "guild_id", "pool_status"),
+        # Every tick: pauses that have ended, across communities.
+        Index("ix_members_pool_status_paused_until", "pool_status", "paused_until"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    guild_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[int] = mapped_column(BigInteger)
     display_name: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str | None] = mapped_column(String(64))

@@ -37,13 +37,21 @@ class OutboxItem(Base):
     __table_args__ = (
         # The claim query: pending rows in order of when they may next be tried.
         Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
-        # The moderators' view and privacy deletion.
+        # Each tick's staleness sweep: pending rows past their deadline, not every pending row.
+        Index("ix_outbox_state_expires_at", "state", "expires_at"),
+        # The moderators' view.
         Index("ix_outbox_guild_id_state", "guild_id", "state"),
-        Index("ix_outbox_user_id", "user_id"),
+        # A member's pending rows (privacy export) and privacy deletion.
+        Index("ix_outbox_user_id_state", "user_id", "state"),
+        # Cancelling a target's pending occurrences is an equality lookup, not a LIKE scan.
+        Index("ix_outbox_target_state", "target", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
+    # ``kind:target``, the key's first two parts when it has three or more (occurrence keys are
+    # ``kind:target:when``): what ``outbox.cancel_pending`` looks rows up by.
+    target: Mapped[str | None] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
     # A delivery goes to ``user_id``'s DMs, else to ``channel_id`` (a channel or a thread).

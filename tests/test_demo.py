@@ -23,7 +23,8 @@ async def test_a_small_demo_walks_the_whole_journey() -> None:
     assert "you're partners" in text  # both accepted in their private thread
     assert "Meeting set" in text and "your meeting starts" in text  # set, then the reminder
     assert "Check-in time" in text
-    assert "End of the week" in text  # the weekly missed-goal prompt
+    assert "Before your next meeting" in text  # the missed-goal prompt, after the due moment
+    assert "the next agenda, opening with why goals slipped" in text
     assert "<t:" not in text  # every timestamp rendered in the reader's own time
     assert "profiles: 8" in text
     assert "actions that failed" not in text

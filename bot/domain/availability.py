@@ -1,10 +1,17 @@
-"""Weekly availability: windows in a member's local time, and UTC half-hour bitmasks.
+"""Weekly availability: windows in a member's local time, and UTC quarter-hour bitmasks.
 
 Members think in their own wall-clock time ("Tuesday evenings"); matching needs one shared axis.
-A week is 336 half-hour UTC slots starting Monday 00:00 UTC, and a member's availability for a
-concrete week is an int with one bit per slot. Masks are built on the real calendar dates, so a
-week in which only one of two zones has switched to summer time gives a different mask: that is
-why matching looks at the actual coming weeks rather than at an abstract week.
+A week is 672 quarter-hour UTC slots starting Monday 00:00 UTC, and a member's availability for
+a concrete week is an int with one bit per slot. Every UTC offset in use today is a multiple of
+15 minutes (Asia/Kathmandu +05:45, Pacific/Chatham +12:45/+13:45, Australia/Eucla +08:45,
+Asia/Kolkata +05:30 ...), and members type times on the quarter hour (the profile form refuses
+18:10), so a window maps onto whole slots and the masks are exact to the minute: the overlap the
+matcher counts is the overlap members read (docs/availability-resolution.md). Half-hour slots
+used to round a window starting at :45 UTC inwards (Kathmandu 18:00-21:00 became 18:15-20:45).
+
+Masks are built on the real calendar dates, so a week in which only one of two zones has
+switched to summer time gives a different mask: that is why matching looks at the actual coming
+weeks rather than at an abstract week.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-SLOTS_PER_WEEK = 336
-SLOT_MINUTES = 30
+SLOT_MINUTES = 15
+"""The resolution of availability and overlap, everywhere (matching, posts, messages)."""
+SLOTS_PER_WEEK = 7 * 24 * 60 // SLOT_MINUTES  # 672
 MINUTES_PER_DAY = 1440
 WEEK = timedelta(days=7)
 FULL_WEEK_MASK = (1 << SLOTS_PER_WEEK) - 1
@@ -133,7 +141,7 @@ _WEEK_MINUTES = SLOTS_PER_WEEK * SLOT_MINUTES
 
 
 def utc_slot_mask(windows: Iterable[Window], zone: ZoneInfo | str, week_start: datetime) -> int:
-    """336-bit int: bit i set when UTC half-hour slot i of the week starting at `week_start` (an
+    """672-bit int: bit i set when UTC quarter-hour slot i of the week starting at `week_start` (an
     aware Monday 00:00 UTC) is fully inside the member's local windows placed on the real
     calendar dates of that week (so DST shifts count; windows from adjacent local days that spill
     into this UTC week are included). Touching windows count as one, so a window the parser split

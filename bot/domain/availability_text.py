@@ -15,6 +15,13 @@ or 12-hour ``7pm``/``7:30 pm``, plus ``noon`` and ``midnight``. A range whose en
 its start is read as crossing midnight if it lasts at most 12 hours (``22:00-01:00``); otherwise
 (``21:00-18:00``) it is refused as probably reversed. The result is normalised: overlapping or
 touching windows of a day are merged and everything is sorted; windows never cross midnight.
+
+Times a member types are kept exactly, so they must fall on a quarter hour (``18:00``, ``18:15``,
+``18:30``, ``18:45``): availability and overlap are kept in quarter-hour slots (see
+:data:`bot.domain.availability.SLOT_MINUTES` and docs/availability-resolution.md), and a time like
+``18:10`` is refused with a friendly message rather than silently rounded. Text saved before that
+rule is still read (``quarter_hours=False``); its odd minutes count only the whole quarter hours
+inside each window.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Final
 
-from bot.domain.availability import Window
+from bot.domain.availability import SLOT_MINUTES, Window
 from bot.domain.errors import AvailabilityError, echo
 from bot.domain.recurrence import local_to_utc
 from bot.domain.timezones import validate_zone
@@ -245,6 +252,18 @@ def _range(start_token: _Token, end_token: _Token) -> tuple[int, int]:
     return start, end
 
 
+def _off_quarter(start_token: _Token, end_token: _Token, start: int, end: int) -> AvailabilityError:
+    """The polite refusal of a time off the quarter hour, suggesting the nearest one."""
+    token, minutes = (start_token, start) if start % SLOT_MINUTES else (end_token, end)
+    near = round(minutes / SLOT_MINUTES) * SLOT_MINUTES % MINUTES_PER_DAY
+    segment = start_token.segment
+    return AvailabilityError(
+        f"In “{echo(segment)}”, please pick times on the quarter hour (:00, :15, :30 or :45), "
+        f"for example {_fmt(near)} instead of {echo(token.text, 20)}.",
+        part=segment.strip(),
+    )
+
+
 def _expand(days: Iterable[int], ranges: Iterable[tuple[int, int]]) -> Iterator[Window]:
     for day in days:
         for start, end in ranges:
@@ -256,8 +275,11 @@ def _expand(days: Iterable[int], ranges: Iterable[tuple[int, int]]) -> Iterator[
                     yield Window((day + 1) % 7, 0, end)
 
 
-def parse_availability(text: str) -> tuple[Window, ...]:
-    """Windows for what a member typed, normalised; :class:`AvailabilityError` if unreadable."""
+def parse_availability(text: str, *, quarter_hours: bool = False) -> tuple[Window, ...]:
+    """Windows for what a member typed, normalised; :class:`AvailabilityError` if unreadable.
+
+    ``quarter_hours=True`` (what a member types now) also refuses a time that is not on a
+    quarter hour, such as 18:10; without it (text already saved) such a time is read as is."""
     if len(text) > MAX_TEXT:
         raise AvailabilityError(
             f"That's a bit long: please keep your availability under {MAX_TEXT} characters."
@@ -306,7 +328,10 @@ def parse_availability(text: str) -> tuple[Window, ...]:
                 raise _fail(token.segment, "a time needs a start and an end, like 18:00-21:00")
             if not days:
                 raise _fail(token.segment, "which days? (try Mon-Fri 18:00-21:00)")
-            ranges.append(_range(token, tokens[end_index]))
+            start, end = _range(token, tokens[end_index])
+            if quarter_hours and (start % SLOT_MINUTES or end % SLOT_MINUTES):
+                raise _off_quarter(token, tokens[end_index], start, end)
+            ranges.append((start, end))
             i = end_index + 1
             continue
         elif token.kind == "preset":

@@ -1,31 +1,44 @@
-"""Goals, weeks and check-ins as pure rules: when a goal is due, when a member's week ends, when
-they are asked how it went, what a missed goal's reasons are called, and what pattern an outside
-eye would see in their misses.
+"""Goals, cycles and check-ins as pure rules: when a goal is due, when its owner is asked how
+it goes, when its cycle is closed and the missed-goal prompt sent, what a missed goal's reasons
+are called, and what pattern an outside eye would see in the misses.
+
+A goal belongs to its owner's **cycle**:
+
+* In a pair with a meeting time (weekly or every two weeks) a goal is set at or after a meeting
+  and is due at the next one. Its **due moment** is a fixed time before that meeting: the
+  reminder's lead, the :data:`AGENDA_PREP_LEAD` partnerships needs to build the agenda, and
+  :data:`ANSWER_TIME` for the member to say what got in the way. So the order is always
+  check-in < due moment < missed-goal prompt < agenda built < reminder < meeting, and the
+  reasons open that meeting's agenda.
+* Otherwise (no meeting time, no partner, or a date the member picks) a goal is due at 23:59 on
+  its day in the member's zone; "this week" is Sunday.
+
+The **check-in** comes at the member's chosen weekday and time; by default the day before each
+meeting at the meeting's local time for them (kept between 08:00 and 21:00), or Friday 18:00
+without a meeting. A goal none of those moments falls on (set late in its cycle) gets one
+**last call** before it is due, so every goal is asked about before it closes.
+
+The **review** runs just after the due moment (:func:`review_moment`): a goal due at the end of
+a day is reviewed the next morning, never at night, and never after the next meeting's agenda.
+A snoozed week or a pause moves the goals due in it to the cycle after the break
+(:func:`moved_due`); it never closes them, and a snoozed week never breaks a streak.
 
 Everything is computed on the member's own local dates (their IANA zone) and converted to UTC
-with :mod:`bot.domain.recurrence`, so check-ins and weekly prompts stay at the same local time
-across daylight-saving changes.
-
-* A **week** runs Monday to Sunday in the member's zone; a goal due "this week" is due on Sunday
-  and its deadline is Sunday 23:59 local.
-* The **check-in** is on the member's chosen weekday and time; without a choice it is the day
-  before the pair's meeting, at the meeting's local time for the member (kept between 08:00 and
-  21:00 so nobody is asked at night), and Friday 18:00 when there is no meeting yet.
-* The **weekly prompt** comes on Sunday at 19:00 local: the evening at the end of the week, not
-  midnight.
+with :mod:`bot.domain.recurrence`, so check-ins stay at the same local time across
+daylight-saving changes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
 from bot.domain.errors import echo
-from bot.domain.recurrence import Recurrence, local_to_utc, next_occurrence
+from bot.domain.recurrence import Recurrence, local_to_utc, next_occurrence, occurrences
 from bot.domain.timezones import validate_zone
 from bot.errors import InvalidInput
 
@@ -82,8 +95,6 @@ MAX_LIVE_GOALS: Final = 8
 DUE_MAX_DAYS: Final = 366
 
 WEEK_END_TIME: Final = dt.time(23, 59)
-REVIEW_WEEKDAY: Final = 6
-REVIEW_TIME: Final = dt.time(21, 30)
 DEFAULT_CHECKIN_WEEKDAY: Final = 4
 DEFAULT_CHECKIN_TIME: Final = dt.time(18, 0)
 EARLIEST_CHECKIN: Final = dt.time(8, 0)
@@ -167,9 +178,13 @@ def due_label(due: date, *, today: date) -> str:
     return f"{DAY_NAMES[due.weekday()][:3]} {due.day} {due:%b %Y}"
 
 
-def due_suggestions(today: date, typed: str = "") -> list[tuple[str, str]]:
-    """Autocomplete for a due date: (label, value) pairs, the relative ones first."""
-    pairs: list[tuple[str, str]] = [
+def due_suggestions(
+    today: date, typed: str = "", *, has_meeting: bool = False
+) -> list[tuple[str, str]]:
+    """Autocomplete for a due date: (label, value) pairs, the relative ones first (the pair's
+    next meeting first of all when they have a meeting time)."""
+    pairs: list[tuple[str, str]] = [("our next meeting", "next meeting")] if has_meeting else []
+    pairs += [
         ("this week (Sunday)", "this week"),
         ("next week (Sunday)", "next week"),
     ]
@@ -217,23 +232,90 @@ def parse_reason(code: str) -> str:
     return code
 
 
-# --------------------------------------------------------------------------- check-in timing
+# --------------------------------------------------------------------------- the cycle
 
 
 @dataclass(frozen=True)
 class MeetingRhythm:
-    """A pair's recurring meeting, as far as check-ins care."""
+    """A pair's recurring meeting, as far as the goal cycle cares: when it is, and how long
+    before it the reminder with the agenda is sent."""
 
     weekday: int
     time: dt.time
     zone: str
     interval_weeks: int = 1
     anchor: date | None = None
+    reminder_minutes: int = 30
 
     def recurrence(self) -> Recurrence:
         if self.anchor is None:
             return Recurrence(self.weekday, self.time, self.zone, self.interval_weeks)
         return Recurrence(self.weekday, self.time, self.zone, self.interval_weeks, self.anchor)
+
+    def agenda_at(self, meeting_at: datetime) -> datetime:
+        """When the reminder's agenda is built (``partnerships.prepare_meeting``)."""
+        return meeting_at - timedelta(minutes=self.reminder_minutes) - AGENDA_PREP_LEAD
+
+    def due_at(self, meeting_at: datetime) -> datetime:
+        """The due moment of goals set for the meeting at ``meeting_at``."""
+        return self.agenda_at(meeting_at) - ANSWER_TIME
+
+    def next_meeting(self, after: datetime) -> datetime:
+        return next_occurrence(self.recurrence(), after)
+
+
+AGENDA_PREP_LEAD: Final = timedelta(minutes=10)
+"""How long before the reminder partnerships builds the agenda (``partnerships.PREP_LEAD``; a
+test checks that the two agree)."""
+ANSWER_TIME: Final = timedelta(hours=3)
+"""Between a meeting-cycle goal's due moment (when the missed-goal prompt goes out) and the
+building of the next meeting's agenda: time to say what got in the way, so that it opens it."""
+MIN_CYCLE: Final = timedelta(days=1)
+"""A goal set "for the next meeting" less than a day before that meeting's due moment is for
+the meeting after it."""
+REVIEW_DELAY: Final = timedelta(minutes=1)
+"""The review (close and prompt) runs just after the due moment, never at it or before."""
+MORNING: Final = dt.time(8, 0)
+NIGHT_FROM: Final = dt.time(22, 0)
+LAST_CALL_TIME: Final = dt.time(18, 0)
+LAST_CALL_MIN_GAP: Final = timedelta(hours=2)
+"""A last-call check-in comes at least this long after the goal was set (when there is room)."""
+LOOKAHEAD: Final = timedelta(days=70)
+DUE_RULES: Final = ("meeting", "day")
+
+
+@dataclass(frozen=True)
+class CheckinRule:
+    """When a member is asked about their goals: their own weekday and time (in their zone), or
+    by default the day before each of the pair's meetings at the meeting's local time for them
+    (kept between 08:00 and 21:00), or Friday 18:00 without a meeting."""
+
+    zone: str
+    weekday: int | None = None
+    time: dt.time | None = None
+    meeting: MeetingRhythm | None = None
+
+    @property
+    def own_choice(self) -> bool:
+        return self.weekday is not None
+
+
+@dataclass(frozen=True)
+class GoalTiming:
+    """One goal as the planner sees it."""
+
+    id: int
+    created: datetime
+    due: datetime
+    rule: str = "day"
+    status: str = "open"
+    asked: bool = False
+
+
+@dataclass(frozen=True)
+class CheckinDue:
+    at: datetime
+    goal_ids: tuple[int, ...]
 
 
 def parse_clock(text: str) -> dt.time:
@@ -252,47 +334,211 @@ def parse_weekday(text: str) -> int:
     raise GoalError("Please pick a day from Monday to Sunday.")
 
 
-def checkin_recurrence(
+def next_meeting_due(meeting: MeetingRhythm, now: datetime) -> tuple[datetime, datetime]:
+    """(due moment, meeting) for a goal set now "for the next meeting": the first meeting whose
+    due moment is at least :data:`MIN_CYCLE` away."""
+    after = now
+    while True:
+        meeting_at = meeting.next_meeting(after)
+        due = meeting.due_at(meeting_at)
+        if due >= now + MIN_CYCLE:
+            return due, meeting_at
+        after = meeting_at
+
+
+def resolve_due(
+    text: str | None, *, now: datetime, zone: str, meeting: MeetingRhythm | None
+) -> tuple[datetime, str]:
+    """The due moment a member picked and its rule: ``"next meeting"`` (the default for a pair
+    with a meeting time), or a day as :func:`parse_due` reads it (due at 23:59 that day)."""
+    value = " ".join((text or "").strip().lower().replace("_", " ").split())
+    if not value:
+        value = "next meeting" if meeting is not None else "this week"
+    if value in ("next meeting", "meeting"):
+        if meeting is None:
+            raise GoalError(
+                "You and your partner haven't set a meeting time yet (`/pair meeting`). Pick "
+                "“this week”, “next week” or a date instead."
+            )
+        return next_meeting_due(meeting, now)[0], "meeting"
+    return deadline(parse_due(value, today=local_date(now, zone)), zone), "day"
+
+
+def _clamped(at: dt.time) -> dt.time:
+    return at if EARLIEST_CHECKIN <= at <= LATEST_CHECKIN else DEFAULT_CHECKIN_TIME
+
+
+def checkin_moments(rule: CheckinRule, start: datetime, end: datetime) -> list[datetime]:
+    """The member's regular check-in moments in ``[start, end)`` (UTC, increasing)."""
+    tz = validate_zone(rule.zone)
+    if rule.weekday is not None:
+        own = Recurrence(rule.weekday, rule.time or DEFAULT_CHECKIN_TIME, rule.zone)
+        return occurrences(own, start, end)
+    if rule.meeting is None:
+        weekly = Recurrence(DEFAULT_CHECKIN_WEEKDAY, rule.time or DEFAULT_CHECKIN_TIME, rule.zone)
+        return occurrences(weekly, start, end)
+    found: list[datetime] = []
+    for meeting_at in occurrences(rule.meeting.recurrence(), start, end + timedelta(days=3)):
+        local = meeting_at.astimezone(tz)
+        at = rule.time or _clamped(local.time().replace(second=0, microsecond=0))
+        moment = local_to_utc(local.date() - timedelta(days=1), at, tz)
+        # Never after the due moment of the meeting's goals (a late-evening check-in before an
+        # early meeting would come after its agenda).
+        moment = min(moment, rule.meeting.due_at(meeting_at) - timedelta(hours=1))
+        if start <= moment < end:
+            found.append(moment)
+    return found
+
+
+def next_checkin(rule: CheckinRule, now: datetime) -> datetime:
+    """The member's next regular check-in after ``now``."""
+    return checkin_moments(rule, now + timedelta(seconds=1), now + timedelta(days=22))[0]
+
+
+def last_call(goal: GoalTiming, zone: str) -> datetime:
+    """A goal none of the regular check-ins falls on is asked about once, before it is due: at
+    18:00 the day before, else 3 hours before, else halfway, always after it was set."""
+    tz = validate_zone(zone)
+    earliest = goal.created + LAST_CALL_MIN_GAP
+    eve = goal.due.astimezone(tz).date() - timedelta(days=1)
+    day_before = local_to_utc(eve, LAST_CALL_TIME, tz)
+    for candidate in (day_before, goal.due - timedelta(hours=3)):
+        if earliest <= candidate < goal.due:
+            return candidate
+    middle = goal.created + (goal.due - goal.created) / 2
+    floored = middle.replace(second=0, microsecond=0)
+    return floored if floored > goal.created else middle
+
+
+def _week_of(moment: datetime, zone: str) -> date:
+    return week_start(local_date(moment, zone))
+
+
+def _regular(
+    rule: CheckinRule, start: datetime, end: datetime, snoozed: Set[date]
+) -> list[datetime]:
+    return [m for m in checkin_moments(rule, start, end) if _week_of(m, rule.zone) not in snoozed]
+
+
+def _needs_last_call(
+    goal: GoalTiming, rule: CheckinRule, now: datetime, snoozed: Set[date]
+) -> bool:
+    if goal.asked or goal.status != "open" or goal.due <= now:
+        return False
+    start = max(now, goal.created) + timedelta(seconds=1)
+    return not _regular(rule, start, min(goal.due, start + LOOKAHEAD), snoozed)
+
+
+def checkins_at(
+    rule: CheckinRule, goals: Sequence[GoalTiming], at: datetime, snoozed: Set[date] = frozenset()
+) -> tuple[int, ...]:
+    """Which goals a check-in at ``at`` asks about under the member's current rule: at a regular
+    moment every live goal set before it and due after it; at any moment, the goals whose last
+    call has come. Empty when ``at`` is no check-in moment (an old row after a change)."""
+    if _week_of(at, rule.zone) in snoozed:
+        return ()
+    live = [goal for goal in goals if goal.status in LIVE_STATUSES]
+    regular = bool(_regular(rule, at - timedelta(seconds=30), at + timedelta(seconds=30), snoozed))
+    chosen = [
+        goal.id
+        for goal in live
+        if (regular and goal.created <= at < goal.due)
+        or (
+            _needs_last_call(goal, rule, at, snoozed)
+            and last_call(goal, rule.zone) <= at + timedelta(seconds=30)
+        )
+    ]
+    return tuple(sorted(chosen))
+
+
+def next_checkin_for(
+    rule: CheckinRule,
+    goals: Sequence[GoalTiming],
+    *,
+    now: datetime,
+    snoozed: Set[date] = frozenset(),
+) -> CheckinDue | None:
+    """The next check-in (strictly after ``now``, or at once for a last call that is overdue)
+    and the goals it asks about; ``None`` when no live goal needs one."""
+    live = [goal for goal in goals if goal.status in LIVE_STATUSES and goal.due > now]
+    if not live:
+        return None
+    candidates: list[datetime] = []
+    last_due = max(goal.due for goal in live)
+    horizon = min(last_due, now + LOOKAHEAD)
+    for moment in _regular(rule, now + timedelta(seconds=1), horizon, snoozed):
+        if any(goal.created <= moment < goal.due for goal in live):
+            candidates.append(moment)
+            break
+    for goal in live:
+        if _needs_last_call(goal, rule, now, snoozed):
+            moment = last_call(goal, rule.zone)
+            candidates.append(max(moment, now + timedelta(seconds=1)).replace(microsecond=0))
+    for at in sorted(candidates):
+        asked = checkins_at(rule, goals, at, snoozed)
+        if asked:  # a last call in a week off is no check-in: the goal moves with the week
+            return CheckinDue(at, asked)
+    return None
+
+
+def review_moment(
+    goal: GoalTiming, *, zone: str, meeting: MeetingRhythm | None
+) -> datetime:
+    """When a goal's cycle is reviewed (an open goal becomes missed, and the prompt asks why):
+    just after its due moment. A goal due at the end of a day is reviewed the next morning
+    (08:00) rather than at night, unless that would come after the next meeting's agenda
+    leaves time to answer; a meeting-cycle goal is reviewed at once, :data:`ANSWER_TIME` before
+    the agenda is built."""
+    at = goal.due + REVIEW_DELAY
+    if goal.rule == "meeting":
+        return at
+    tz = validate_zone(zone)
+    local = at.astimezone(tz)
+    if local.time() < MORNING:
+        at = max(at, local_to_utc(local.date(), MORNING, tz))
+    elif local.time() >= NIGHT_FROM:
+        at = local_to_utc(local.date() + timedelta(days=1), MORNING, tz)
+    if meeting is not None:
+        latest = meeting.due_at(meeting.next_meeting(goal.due)) + REVIEW_DELAY
+        at = max(goal.due + REVIEW_DELAY, min(at, latest))
+    return at
+
+
+def moved_due(
+    goal: GoalTiming,
     *,
     zone: str,
-    weekday: int | None,
-    time: dt.time | None,
     meeting: MeetingRhythm | None,
     now: datetime,
-) -> Recurrence:
-    """When the member is asked about their goals, weekly, in their own zone.
-
-    Their own choice wins. Otherwise the day before the pair's next meeting at the meeting's
-    local time for them (moved to 18:00 if that falls outside 08:00–21:00), or Friday 18:00
-    when the pair has no meeting yet. Biweekly meetings still get weekly check-ins: goals are
-    weekly."""
-    validate_zone(zone)
-    if weekday is not None:
-        return Recurrence(weekday, time or DEFAULT_CHECKIN_TIME, zone)
-    if meeting is not None:
-        upcoming = next_occurrence(meeting.recurrence(), now).astimezone(validate_zone(zone))
-        local = upcoming.replace(tzinfo=None, second=0, microsecond=0)
-        day_before = (local.weekday() - 1) % 7
-        at = local.time()
-        if not EARLIEST_CHECKIN <= at <= LATEST_CHECKIN:
-            at = DEFAULT_CHECKIN_TIME
-        return Recurrence(day_before, time or at, zone)
-    return Recurrence(DEFAULT_CHECKIN_WEEKDAY, time or DEFAULT_CHECKIN_TIME, zone)
+    snoozed: Set[date],
+) -> datetime:
+    """Where a goal's due moment goes when its owner is away (a snoozed week, a pause): the
+    same cycle once the break is over (the next meeting's due moment, or a week later)."""
+    due = goal.due
+    for _ in range(60):
+        if goal.rule == "meeting" and meeting is not None:
+            due = meeting.due_at(meeting.next_meeting(meeting.next_meeting(due)))
+        else:
+            due = due + timedelta(days=7)
+            due = deadline(local_date(due - timedelta(minutes=1), zone), zone)
+        if due >= now + MIN_CYCLE and _week_of(due, zone) not in snoozed:
+            return due
+    return due
 
 
-def review_recurrence(zone: str) -> Recurrence:
-    """The weekly missed-goal prompt: Sunday 21:30 in the member's zone, after the day's check-ins
-    (which never fall later than 21:00), and still before anyone's bedtime."""
-    return Recurrence(REVIEW_WEEKDAY, REVIEW_TIME, zone)
-
-
-def describe_checkin(rec: Recurrence, *, own_choice: bool, has_meeting: bool) -> str:
-    when = f"{DAY_NAMES[rec.weekday]}s at {rec.time:%H:%M} ({rec.zone})"
-    if own_choice:
-        return when
-    if has_meeting:
-        return f"{when}, the day before your meeting"
-    return f"{when} (until you and your partner set a meeting time)"
+def describe_checkin(rule: CheckinRule) -> str:
+    if rule.weekday is not None:
+        at = rule.time or DEFAULT_CHECKIN_TIME
+        return f"{DAY_NAMES[rule.weekday]}s at {at:%H:%M} ({rule.zone})"
+    if rule.meeting is not None:
+        every = "" if rule.meeting.interval_weeks == 1 else " (every two weeks)"
+        when = f"at {rule.time:%H:%M}" if rule.time else "at the meeting's time for you"
+        return f"the day before your meeting{every}, {when} ({rule.zone})"
+    fallback = rule.time or DEFAULT_CHECKIN_TIME
+    return (
+        f"Fridays at {fallback:%H:%M} ({rule.zone}) (until you and your partner set a meeting "
+        "time)"
+    )
 
 
 # --------------------------------------------------------------------------- custom ids
@@ -463,10 +709,15 @@ def find_pattern(history: Sequence[GoalRecord]) -> Pattern | None:
 # --------------------------------------------------------------------------- streaks
 
 
-def streak_weeks(progress: set[date], snoozed: set[date], *, current_week: date) -> int:
+def streak_weeks(
+    progress: set[date], snoozed: set[date], *, current_week: date, interval_weeks: int = 1
+) -> int:
     """Weeks in a row with progress (Mondays in ``progress``), counted back from the last
     finished week; the current week counts when it already has progress, and a snoozed week is
-    skipped without breaking the run."""
+    skipped without breaking the run. For a pair meeting every two weeks a goal's cycle spans
+    two weeks, so progress in a week covers the week before it too."""
+    if interval_weeks == 2:
+        progress = progress | {week - timedelta(days=7) for week in progress}
     count = 0
     week = current_week
     if week not in progress:

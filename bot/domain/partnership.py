@@ -124,7 +124,9 @@ def suggest_slots(
     count: int = MAX_SUGGESTIONS,
 ) -> list[datetime]:
     """Up to ``count`` meeting starts inside the pair's overlap ``runs`` (UTC intervals), each
-    with room for ``minutes``, starting on the hour (else the half hour) in ``zone``.
+    with room for ``minutes``, starting on the hour (else the half hour, else the quarter hour:
+    overlaps are exact to the quarter hour, so a Kathmandu-Kolkata run of 18:15-19:15 still gets
+    its hour-long meeting) in ``zone``.
 
     The longest runs come first (more room to be late or run over), on different local days
     where possible so the pair has a real choice; the result is in time order."""
@@ -133,7 +135,7 @@ def suggest_slots(
     candidates: list[tuple[timedelta, datetime, dt.date]] = []
     for start, end in runs:
         chosen = None
-        for step in (60, 30):
+        for step in (60, 30, 15):
             at = _ceil_local(start, tz, step)
             if at + length <= end:
                 chosen = at

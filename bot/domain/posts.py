@@ -16,14 +16,13 @@ import datetime as dt
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.domain.availability import SLOTS_PER_WEEK, Window, utc_slot_mask
+from bot.domain.availability import Window, mask_to_utc_intervals, utc_slot_mask
 from bot.domain.availability_text import format_availability
 from bot.domain.profile import RHYTHM_LABELS, PublicProfile
 from bot.domain.recurrence import local_to_utc
 from bot.domain.timezones import ts, validate_zone, zone_region
 
 TITLE_MAX = 100
-SLOT = timedelta(minutes=30)
 BODY_MAX = 1800
 POST_TIMES_MAX = 7
 
@@ -142,7 +141,11 @@ def week_start_utc(moment: datetime) -> datetime:
 def overlap_runs(
     a: PublicProfile, b: PublicProfile, now: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """The coming times (next 7 days) when both members are available, as UTC intervals."""
+    """The coming times (next 7 days) when both members are available, as UTC intervals.
+
+    Built from the same quarter-hour masks (:func:`~bot.domain.availability.utc_slot_mask`) as
+    matching, on the real dates of this UTC week and the next, so the times and hours shown here
+    are the ones the matcher counted, exact to the minute for every zone in use."""
     if not (a.timezone and b.timezone and a.windows and b.windows):
         return []
     runs: list[tuple[datetime, datetime]] = []
@@ -151,16 +154,7 @@ def overlap_runs(
         both = utc_slot_mask(a.windows, a.timezone, week) & utc_slot_mask(
             b.windows, b.timezone, week
         )
-        slot = 0
-        while slot < SLOTS_PER_WEEK:
-            if both >> slot & 1:
-                stop = slot
-                while stop < SLOTS_PER_WEEK and both >> stop & 1:
-                    stop += 1
-                runs.append((week + SLOT * slot, week + SLOT * stop))
-                slot = stop
-            else:
-                slot += 1
+        runs.extend(mask_to_utc_intervals(both, week))
     horizon = now + timedelta(days=7)
     merged: list[tuple[datetime, datetime]] = []
     for start, end in runs:

@@ -164,6 +164,20 @@ class LastRound:
 
 
 @dataclass(frozen=True)
+class MeetingTally:
+    """Past meetings in the window by what their partners answered (each counted once)."""
+
+    past: int = 0
+    held: int = 0
+    """Someone said yes and nobody said no."""
+    disputed: int = 0
+    """One said yes, another said no."""
+    rescheduled: int = 0
+    missed: int = 0
+    unanswered: int = 0
+
+
+@dataclass(frozen=True)
 class CommunityStats:
     """Counts for moderators (``/admin stats``): never a name, a reason or a private field."""
 
@@ -178,19 +192,20 @@ class CommunityStats:
     quiet: int
     started: int
     ended: tuple[tuple[str, int], ...]
-    meetings_held: int
-    meetings_past: int
+    meetings: MeetingTally
     checkins_asked: int
     checkins_answered: int
     done: int
     partly: int
     missed: int
+    missed_never_asked: int
+    """Goals closed as missed without a check-in ever asking about them."""
     open_reports: int
     last_round: LastRound | None
 
     def render(self) -> str:
         live = self.trial + self.active
-        lines = [f"📈 **pairbot in this server** (the last 28 days: since {ts(self.since, 'D')})"]
+        lines = [f"📈 **pairbot in this server** (since {ts(self.since, 'f')}, 28 days ago)"]
         lines.append(
             f"**Members**: {self.profiles} with a profile · {self.seeking} looking for a partner"
             f" · {self.paused} taking a break"
@@ -205,11 +220,14 @@ class CommunityStats:
                   else "no pairs meeting yet"]
         if self.quiet:
             health.append(f"{self.quiet} with a partner gone quiet")
-        if self.meetings_past:
-            health.append(
-                f"meetings held {self.meetings_held} of {self.meetings_past} "
-                f"({_percent(self.meetings_held, self.meetings_past)})"
-            )
+        m = self.meetings
+        if m.past:
+            held = (f"meetings held {m.held} of {m.past} ({_percent(m.held, m.past)})")
+            others = [f"{n} {label}" for n, label in (
+                (m.disputed, "where partners disagree"), (m.missed, "missed"),
+                (m.rescheduled, "rescheduled"), (m.unanswered, "not answered"),
+            ) if n]
+            health.append(held + (f": {', '.join(others)}" if others else ""))
         lines.append("**Health**: " + " · ".join(health))
         checkins = f"{self.checkins_asked} asked"
         if self.checkins_asked:
@@ -221,6 +239,8 @@ class CommunityStats:
         goals = f"{self.done} done, {self.partly} partly, {self.missed} missed"
         if finished:
             goals += f" ({_percent(self.done + self.partly / 2, finished)} completion)"
+        if self.missed_never_asked:
+            goals += f"; {self.missed_never_asked} missed without a check-in asking"
         lines.append(f"**Check-ins**: {checkins} · **Goals**: {goals}")
         lines.append(f"**Reports**: {self.open_reports} open")
         if self.last_round is None:

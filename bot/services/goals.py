@@ -1,13 +1,20 @@
-"""The accountability loop: goals, check-ins by DM, a partner's feedback, the weekly look at
-missed goals, and snoozed weeks.
+"""The accountability loop: goals, check-ins by DM, a partner's feedback, the missed-goal
+prompt, and snoozed weeks, on the cycle :mod:`bot.domain.goals` defines (due at the pair's next
+meeting, or at the end of a day; asked about before the due moment; reviewed just after it and
+before the next meeting's agenda).
 
-Everything due runs on the outbox. Two kinds of planning work are laid down ahead of time for
-every member with goals (:func:`schedule_member`, refreshed by :func:`schedule_upcoming`):
+Everything due runs on the outbox. Planning is event-driven: each member has at most one pending
+``checkin_plan`` row (their next check-in) and one ``goal_review`` row (their next review), laid
+down by :func:`plan_member` whenever something that moves them changes (a goal added, edited,
+done or dropped; a check-in time; a snooze; the pair's meeting) and chained by each row when it
+runs. No tick reads every member: :func:`sweep` only re-plans, a bounded batch at a time,
+members whose goals are overdue for review (a safety net that finds nothing when all is well).
 
-* ``checkin_plan`` at the member's check-in time: it records one :class:`CheckIn` per open goal
-  and enqueues the ``checkin`` DMs (Done / Partly / Missed / Add a note);
-* ``goal_review`` at the end of the member's week: open goals due that week become missed, and a
-  ``weekly_prompt`` DM asks, without blame, what got in the way.
+* ``checkin_plan``: one :class:`CheckIn` per goal the moment asks about, and the ``checkin``
+  DMs (Done / Partly / Missed / Add a note);
+* ``goal_review``: open goals past their due moment become missed (never one that was not
+  asked about: it is asked first), goals due in a snoozed week or a pause move to the cycle
+  after it, and a ``weekly_prompt`` DM asks, without blame, what got in the way.
 
 Planning rows are checked against the member's rule when they run, so a changed time zone or
 check-in time leaves the old rows harmless. What a member types (answers, notes, feedback,
@@ -18,11 +25,12 @@ so pressing "Done" and then adding a note tells the partner once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.domain import goals as g
 from bot.domain.posts import ts
-from bot.domain.recurrence import Recurrence, occurrence_key, occurrences
+from bot.domain.recurrence import occurrence_key
 from bot.domain.stats import MemberStats, member_stats
 from bot.errors import Conflict, NotAllowed, NotFound
 from bot.services import outbox
@@ -73,8 +81,8 @@ GOAL_REVIEW = register_kind(
         "goal_review",
         delivery=False,
         stale_after=None,
-        why="Closing a week (open goals due in it become missed) is bookkeeping that must "
-        "happen however late; the prompt it sends has its own weekly_prompt rule.",
+        why="Closing a cycle (open goals past their due moment become missed) is bookkeeping "
+        "that must happen however late; the prompt it sends has its own weekly_prompt rule.",
     )
 )
 CHECKIN_SHARED = register_kind(
@@ -116,7 +124,7 @@ def due_work_handlers(clock: Clock) -> dict[str, DueWorkHandler]:
         await run_checkin_plan(session, work=work, now=clock.now())
 
     async def review(session: AsyncSession, work: DueWork) -> None:
-        await run_week_review(session, work=work, now=clock.now())
+        await run_review(session, work=work, now=clock.now())
 
     return {CHECKIN_PLAN.kind: plan, GOAL_REVIEW.kind: review}
 
@@ -134,6 +142,11 @@ class GoalView:
     status: str
     deadline: datetime
     last_answer: str | None = None
+    rule: str = "day"
+    meeting_at: datetime | None = None
+    """For a goal due at the pair's next meeting: that meeting."""
+    checkin_at: datetime | None = None
+    """When its owner will next be asked about it (filled in by ``add_goal`` and ``edit_goal``)."""
 
 
 @dataclass(frozen=True)
@@ -170,14 +183,6 @@ class SnoozeResult:
     starts_at: datetime
     ends_at: datetime
     undone: bool = False
-
-
-@dataclass(frozen=True)
-class MemberRule:
-    checkin: Recurrence
-    review: Recurrence
-    own_choice: bool
-    has_meeting: bool
 
 
 @dataclass
@@ -225,6 +230,10 @@ async def _member(session: AsyncSession, *, guild_id: int, user_id: int) -> Memb
     return member
 
 
+def _due_at(goal: Goal, zone: str) -> datetime:
+    return goal.due_at or g.deadline(goal.due_date, zone)
+
+
 def _view(goal: Goal, *, user_id: int, zone: str, last_answer: str | None = None) -> GoalView:
     return GoalView(
         id=goal.id,
@@ -233,9 +242,33 @@ def _view(goal: Goal, *, user_id: int, zone: str, last_answer: str | None = None
         area=goal.area,
         due=goal.due_date,
         status=goal.status,
-        deadline=g.deadline(goal.due_date, zone),
+        deadline=_due_at(goal, zone),
         last_answer=last_answer,
+        rule=goal.due_rule or "day",
     )
+
+
+DB_ID_MAX = 2**31 - 1
+"""Row ids are 32-bit integers on PostgreSQL; a bigger number typed or forged is no row."""
+
+
+def db_id(value: str | int) -> int | None:
+    """A row id from member input or a ``custom_id``; ``None`` when it can't be one."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if 0 < number <= DB_ID_MAX else None
+
+
+RowT = TypeVar("RowT", Goal, CheckIn)
+
+
+async def _get_row(session: AsyncSession, model: type[RowT], row_id: int) -> RowT | None:
+    """``session.get`` that treats an id out of the database's range as no row (a forged
+    button or a typed 20-digit number must not reach the driver)."""
+    checked = db_id(row_id)
+    return await session.get(model, checked) if checked is not None else None
 
 
 async def _own_goal(
@@ -243,12 +276,11 @@ async def _own_goal(
 ) -> tuple[Goal, Member]:
     """The goal a member picked (autocomplete values aren't enforced by Discord): it must be
     theirs, in this community."""
-    try:
-        goal_id = int(str(goal_ref).strip())
-    except ValueError:
-        raise NotFound("Please pick one of your goals from the list.") from None
+    if not str(goal_ref).strip().isdigit():
+        raise NotFound("Please pick one of your goals from the list.")
     member = await _member(session, guild_id=guild_id, user_id=user_id)
-    goal = await session.get(Goal, goal_id)
+    goal_id = db_id(goal_ref)
+    goal = await session.get(Goal, goal_id) if goal_id is not None else None
     if goal is None or goal.member_id != member.id or goal.guild_id != guild_id:
         raise NotFound("I couldn't find that goal among yours. Please pick one from the list.")
     return goal, member
@@ -263,18 +295,20 @@ async def add_goal(
     guild_id: int,
     user_id: int,
     text: str,
-    due: str,
     now: datetime,
+    due: str | None = None,
     area: str | None = None,
     display_name: str | None = None,
 ) -> GoalView:
-    """A new goal, due "this week", "next week" or on a date in the member's zone."""
+    """A new goal, due at the pair's next meeting (the default when they have a meeting time),
+    "this week", "next week" or on a date in the member's zone."""
     member = await ensure_member(
         session, guild_id=guild_id, user_id=user_id, now=now, display_name=display_name
     )
     zone = member.timezone or DEFAULT_ZONE
     clean = g.clean_goal_text(text)
-    due_date = g.parse_due(due, today=g.local_date(now, zone))
+    target = await _target(session, member)
+    due_at, rule = g.resolve_due(due, now=now, zone=zone, meeting=_meeting(target.pair))
     chosen_area = await _area(session, guild_id=guild_id, area=area, now=now)
     live = await _count_live(session, member_id=member.id)
     if live >= g.MAX_LIVE_GOALS:
@@ -282,23 +316,37 @@ async def add_goal(
             f"You already have {live} open goals. Finish or drop one first (`/goal done`, "
             "`/goal drop`): fewer goals get done more often."
         )
-    target = await _target(session, member)
     goal = Goal(
         guild_id=guild_id,
         member_id=member.id,
         partnership_id=target.pair.id if target.pair else None,
         text=clean,
         area=chosen_area,
-        due_date=due_date,
+        due_date=g.local_date(due_at, zone),
+        due_at=due_at,
+        due_rule=rule,
         status="open",
         created_at=now,
         updated_at=now,
     )
     session.add(goal)
     await session.flush()
-    await schedule_member(session, member_id=member.id, now=now)
+    plan = await plan_member(session, member_id=member.id, now=now)
     log.info("goal %s added by member %s", goal.id, member.id)
-    return _view(goal, user_id=user_id, zone=zone)
+    return _planned_view(goal, target=target, plan=plan, now=now)
+
+
+def _planned_view(goal: Goal, *, target: _Target, plan: Plan, now: datetime) -> GoalView:
+    """The goal as ``/goal add`` and ``/goal edit`` show it: when it is due, the meeting it is
+    due at, and when its owner will be asked about it."""
+    view = _view(goal, user_id=target.member.user_id, zone=target.zone)
+    meeting = _meeting(target.pair)
+    meeting_at = None
+    if view.rule == "meeting" and meeting is not None:
+        meeting_at = meeting.next_meeting(view.deadline)
+    return dataclasses.replace(
+        view, meeting_at=meeting_at, checkin_at=plan.checkin_for.get(goal.id)
+    )
 
 
 async def _area(
@@ -438,6 +486,7 @@ async def complete_goal(
     goal.updated_at = now
     await _touch(session, member_id=member.id, now=now)
     await session.flush()
+    await plan_member(session, member_id=member.id, now=now)
     return _view(goal, user_id=user_id, zone=member.timezone or DEFAULT_ZONE)
 
 
@@ -460,13 +509,16 @@ async def edit_goal(
         raise g.GoalError("Tell me what to change: the text, the due date or the area.")
     if text is not None:
         goal.text = g.clean_goal_text(text)
+    target = await _target(session, member)
     if due is not None:
-        goal.due_date = g.parse_due(due, today=g.local_date(now, zone))
+        due_at, rule = g.resolve_due(due, now=now, zone=zone, meeting=_meeting(target.pair))
+        goal.due_at, goal.due_rule, goal.due_date = due_at, rule, g.local_date(due_at, zone)
     if area is not None:
         goal.area = await _area(session, guild_id=guild_id, area=area, now=now)
     goal.updated_at = now
     await session.flush()
-    return _view(goal, user_id=user_id, zone=zone)
+    plan = await plan_member(session, member_id=member.id, now=now)
+    return _planned_view(goal, target=target, plan=plan, now=now)
 
 
 async def drop_goal(
@@ -479,6 +531,7 @@ async def drop_goal(
     goal.status = "dropped"
     goal.updated_at = now
     await session.flush()
+    await plan_member(session, member_id=member.id, now=now)
     return _view(goal, user_id=user_id, zone=member.timezone or DEFAULT_ZONE)
 
 
@@ -501,29 +554,18 @@ def _meeting(pair: Partnership | None) -> g.MeetingRhythm | None:
         pair.meeting_zone,
         pair.meeting_interval_weeks or 1,
         pair.meeting_anchor,
+        pair.reminder_minutes if pair.reminder_minutes is not None else 30,
     )
 
 
-def _rule(target: _Target, *, now: datetime) -> MemberRule:
+def _rule(target: _Target) -> g.CheckinRule:
     member = target.member
-    own_time = g.parse_clock(member.checkin_time) if member.checkin_time else None
-    meeting = _meeting(target.pair)
-    return MemberRule(
-        checkin=g.checkin_recurrence(
-            zone=target.zone,
-            weekday=member.checkin_weekday,
-            time=own_time,
-            meeting=meeting,
-            now=now,
-        ),
-        review=g.review_recurrence(target.zone),
-        own_choice=member.checkin_weekday is not None,
-        has_meeting=meeting is not None,
+    return g.CheckinRule(
+        zone=target.zone,
+        weekday=member.checkin_weekday,
+        time=g.parse_clock(member.checkin_time) if member.checkin_time else None,
+        meeting=_meeting(target.pair),
     )
-
-
-def _is_occurrence(rec: Recurrence, at: datetime) -> bool:
-    return at in occurrences(rec, at - timedelta(minutes=1), at + timedelta(minutes=1))
 
 
 async def set_checkin_time(
@@ -544,8 +586,7 @@ async def set_checkin_time(
     member.checkin_time = f"{clock:%H:%M}" if clock else None
     member.updated_at = now
     await session.flush()
-    await outbox.cancel_pending(session, kind=CHECKIN_PLAN.kind, target=f"m{member.id}")
-    await schedule_member(session, member_id=member.id, now=now)
+    await plan_member(session, member_id=member.id, now=now)
     return await _checkin_setting(session, member=member, now=now)
 
 
@@ -553,77 +594,166 @@ async def _checkin_setting(
     session: AsyncSession, *, member: Member, now: datetime
 ) -> CheckinSetting:
     target = await _target(session, member)
-    rule = _rule(target, now=now)
+    rule = _rule(target)
     return CheckinSetting(
-        description=g.describe_checkin(
-            rule.checkin, own_choice=rule.own_choice, has_meeting=rule.has_meeting
-        ),
-        next_at=_next(rule.checkin, now),
+        description=g.describe_checkin(rule),
+        next_at=g.next_checkin(rule, now),
         own_choice=rule.own_choice,
     )
 
 
-def _next(rec: Recurrence, now: datetime) -> datetime:
-    found = occurrences(rec, now, now + timedelta(days=8))
-    return found[0]
+# --------------------------------------------------------------------------- planning
 
 
-async def schedule_member(
-    session: AsyncSession, *, member_id: int, now: datetime, horizon: timedelta = SCHEDULE_HORIZON
-) -> int:
-    """Lay down the member's coming check-in and end-of-week planning rows (idempotent)."""
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`plan_member` laid down: the next check-in (and the goals it asks about) and
+    the next review."""
+
+    checkin_at: datetime | None = None
+    review_at: datetime | None = None
+    checkin_for: dict[int, datetime] = field(default_factory=dict)
+
+
+async def _open_cycle(session: AsyncSession, *, member_id: int) -> list[tuple[Goal, bool]]:
+    """The member's goals whose cycle isn't reviewed yet, each with whether it was asked about."""
+    asked = exists().where(CheckIn.goal_id == Goal.id)
+    rows = await session.execute(
+        select(Goal, asked)
+        .where(
+            Goal.member_id == member_id,
+            Goal.reviewed_at.is_(None),
+            Goal.status != "dropped",
+        )
+        .order_by(Goal.id)
+    )
+    return [(goal, bool(was_asked)) for goal, was_asked in rows.all()]
+
+
+def _timing(goal: Goal, *, zone: str, asked: bool) -> g.GoalTiming:
+    return g.GoalTiming(
+        id=goal.id,
+        created=goal.created_at,
+        due=_due_at(goal, zone),
+        rule=goal.due_rule or "day",
+        status=goal.status,
+        asked=asked,
+    )
+
+
+async def _away(session: AsyncSession, member: Member) -> bool:
+    """A paused member gets no check-ins or prompts, like a snoozed week."""
+    return member.pool_status == "paused"
+
+
+async def plan_member(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    now: datetime,
+    review_not_before: datetime | None = None,
+) -> Plan:
+    """Replace the member's pending check-in and review rows by the next ones their goals,
+    rule and weeks off call for (none when they have no goals in a running cycle). Cheap: one
+    member, a handful of queries; called on every change and by each row as it runs."""
     member = await session.get(Member, member_id)
     if member is None:
-        return 0
-    target = await _target(session, member)
-    rule = _rule(target, now=now)
-    added = 0
-    for kind, rec in ((CHECKIN_PLAN.kind, rule.checkin), (GOAL_REVIEW.kind, rule.review)):
-        added += await outbox.materialise(
-            session,
-            recurrence=rec,
-            kind=kind,
-            target=f"m{member.id}",
-            now=now,
-            horizon=horizon,
-            payload={"member_id": member.id},
+        return Plan()
+    target = f"m{member.id}"
+    await outbox.cancel_pending(session, kind=CHECKIN_PLAN.kind, target=target)
+    await outbox.cancel_pending(session, kind=GOAL_REVIEW.kind, target=target)
+    cycle = await _open_cycle(session, member_id=member.id)
+    if not cycle:
+        return Plan()
+    who = await _target(session, member)
+    rule = _rule(who)
+    timings = [_timing(goal, zone=who.zone, asked=asked) for goal, asked in cycle]
+    snoozed = await snoozed_weeks(session, member_id=member.id)
+    payload = {"member_id": member.id}
+    items: list[outbox.NewWork] = []
+    checkin = g.next_checkin_for(rule, timings, now=now, snoozed=snoozed)
+    checkin_for: dict[int, datetime] = {}
+    if checkin is not None:
+        checkin_for = {goal_id: checkin.at for goal_id in checkin.goal_ids}
+        items.append(
+            outbox.NewWork(
+                key=occurrence_key(CHECKIN_PLAN.kind, target, checkin.at),
+                kind=CHECKIN_PLAN.kind,
+                due_at=checkin.at,
+                payload=payload,
+                guild_id=member.guild_id,
+                user_id=member.user_id,
+            )
+        )
+    meeting = _meeting(who.pair)
+    review = min(g.review_moment(t, zone=who.zone, meeting=meeting) for t in timings)
+    review = max(review, now, review_not_before or now).replace(microsecond=0)
+    items.append(
+        outbox.NewWork(
+            key=occurrence_key(GOAL_REVIEW.kind, target, review),
+            kind=GOAL_REVIEW.kind,
+            due_at=review,
+            payload=payload,
             guild_id=member.guild_id,
             user_id=member.user_id,
         )
-    return added
+    )
+    await outbox.enqueue_many(session, items=items, now=now)
+    return Plan(
+        checkin_at=checkin.at if checkin else None, review_at=review, checkin_for=checkin_for
+    )
 
 
-async def schedule_upcoming(
-    session: AsyncSession, *, now: datetime, horizon: timedelta = SCHEDULE_HORIZON
-) -> int:
-    """For every member with live goals (or goals that ended lately), make sure the coming
-    check-ins and week ends are in the outbox. Cheap to repeat: keys make it idempotent."""
-    member_ids = (
-        await session.execute(
-            select(Goal.member_id)
-            .where(
-                or_(
-                    Goal.status.in_(g.LIVE_STATUSES),
-                    and_(Goal.status == "missed", Goal.updated_at >= now - RECENT),
+async def plan_pair(session: AsyncSession, *, partnership_id: int, now: datetime) -> None:
+    """The pair's meeting was set or moved: goals due at "the next meeting" follow it to the new
+    one, and both partners' check-ins and reviews are planned again (partnerships calls this)."""
+    pair = await session.get(Partnership, partnership_id)
+    if pair is None:
+        return
+    meeting = _meeting(pair) if pair.state in PAIR_STATES else None
+    for pm in pair.members:
+        member = await session.get(Member, pm.member_id)
+        if member is None:
+            continue
+        zone = member.timezone or DEFAULT_ZONE
+        if meeting is not None:
+            for goal, _asked in await _open_cycle(session, member_id=member.id):
+                if goal.due_rule == "meeting" and goal.status in g.LIVE_STATUSES:
+                    due, _ = g.next_meeting_due(meeting, max(now, goal.created_at))
+                    goal.due_at, goal.due_date = due, g.local_date(due, zone)
+            await session.flush()
+        await plan_member(session, member_id=member.id, now=now)
+
+
+SWEEP_LATE = timedelta(hours=12)
+SWEEP_BATCH = 50
+
+
+async def sweep(session: AsyncSession, *, now: datetime, limit: int = SWEEP_BATCH) -> int:
+    """The safety net: members with a goal more than :data:`SWEEP_LATE` past its due moment and
+    still not reviewed (their planning rows were lost) are planned again, at most ``limit`` of
+    them. An indexed query that finds nobody when planning is healthy."""
+    member_ids = list(
+        (
+            await session.execute(
+                select(Goal.member_id)
+                .where(
+                    Goal.reviewed_at.is_(None),
+                    Goal.status != "dropped",
+                    Goal.due_at < now - SWEEP_LATE,
                 )
+                .distinct()
+                .limit(limit)
             )
-            .distinct()
-        )
-    ).scalars()
-    added = 0
-    for member_id in sorted(set(member_ids)):
-        added += await schedule_member(session, member_id=member_id, now=now, horizon=horizon)
-    return added
+        ).scalars()
+    )
+    for member_id in member_ids:
+        log.warning("goals: re-planning member %s, whose review was overdue", member_id)
+        await plan_member(session, member_id=member_id, now=now)
+    return len(member_ids)
 
 
 # --------------------------------------------------------------------------- snoozing
-
-
-async def _snoozed(session: AsyncSession, *, member_id: int, week: date) -> bool:
-    found = await session.execute(
-        select(Snooze.id).where(Snooze.member_id == member_id, Snooze.week_start == week)
-    )
-    return found.first() is not None
 
 
 async def snoozed_weeks(session: AsyncSession, *, member_id: int) -> set[date]:
@@ -641,7 +771,8 @@ async def snooze(
     now: datetime,
     undo: bool = False,
 ) -> SnoozeResult:
-    """A week off: no check-ins and no weekly prompt; its goals are never counted as missed."""
+    """A week off: no check-ins and no prompt; goals due in it move to the cycle after it and
+    are never counted as missed."""
     member = await ensure_member(session, guild_id=guild_id, user_id=user_id, now=now)
     zone = member.timezone or DEFAULT_ZONE
     today = g.local_date(now, zone)
@@ -659,6 +790,7 @@ async def snooze(
             raise NotFound("That week isn't snoozed.")
         await session.delete(existing)
         await session.flush()
+        await plan_member(session, member_id=member.id, now=now)
         return SnoozeResult(monday, starts, ends, undone=True)
     if existing is None:
         session.add(Snooze(member_id=member.id, week_start=monday, created_at=now))
@@ -669,6 +801,7 @@ async def snooze(
             await session.execute(select(Goal.id).where(Goal.member_id == member.id))
         ).scalars():
             await outbox.cancel_pending(session, kind=outbox.CHECKIN.kind, target=f"g{goal_id}")
+    await plan_member(session, member_id=member.id, now=now)
     return SnoozeResult(monday, starts, ends)
 
 
@@ -676,11 +809,15 @@ async def snooze(
 
 
 def checkin_message(*, checkin_id: int, goal: Goal, zone: str, at: datetime) -> OutgoingMessage:
-    due = g.deadline(goal.due_date, zone)
+    due = _due_at(goal, zone)
+    when = (
+        f"Due {ts(due, 'F')} ({ts(due, 'R')})."
+        if due > at
+        else f"It was due {ts(due, 'F')}."
+    )
     content = (
         f"🌱 **Check-in time!** How is this goal going?\n> {goal.text}\n"
-        f"Due {ts(due, 'D')} ({ts(due, 'R')}). Answer whenever you can: late answers count, "
-        "and you can change your answer."
+        f"{when} Answer whenever you can: late answers count, and you can change your answer."
     )
     rows = (
         (
@@ -693,35 +830,11 @@ def checkin_message(*, checkin_id: int, goal: Goal, zone: str, at: datetime) -> 
     return OutgoingMessage(content=content, rows=rows)
 
 
-async def run_checkin_plan(session: AsyncSession, *, work: DueWork, now: datetime) -> int:
-    """The member's check-in time has come: one check-in per open goal, sent by DM (the pair's
-    thread if DMs are closed). Returns how many were enqueued."""
-    member = await session.get(Member, int(work.payload.get("member_id", 0)))
-    if member is None:
-        return 0
-    at = work.due_at
-    target = await _target(session, member)
-    if not _is_occurrence(_rule(target, now=at).checkin, at):
-        log.info("check-in plan %s no longer matches member %s's rule", work.id, member.id)
-        return 0
-    if await _snoozed(
-        session, member_id=member.id, week=g.week_start(g.local_date(at, target.zone))
-    ):
-        return 0
-    goals = list(
-        (
-            await session.execute(
-                select(Goal)
-                .where(
-                    Goal.member_id == member.id,
-                    Goal.status.in_(g.LIVE_STATUSES),
-                    Goal.created_at <= at,
-                )
-                .order_by(Goal.due_date, Goal.id)
-                .limit(g.MAX_LIVE_GOALS)
-            )
-        ).scalars()
-    )
+async def _ask(
+    session: AsyncSession, *, target: _Target, goals: Sequence[Goal], at: datetime, now: datetime
+) -> int:
+    """One check-in per goal at ``at``, sent by DM (the pair's thread if DMs are closed)."""
+    member = target.member
     items = []
     for goal in goals:
         checkin = (
@@ -733,13 +846,13 @@ async def run_checkin_plan(session: AsyncSession, *, work: DueWork, now: datetim
             checkin = CheckIn(goal_id=goal.id, member_id=member.id, asked_for=at)
             session.add(checkin)
             await session.flush()
-        message = checkin_message(checkin_id=checkin.id, goal=goal, zone=target.zone, at=at)
+        message = checkin_message(checkin_id=checkin.id, goal=goal, zone=target.zone, at=now)
         items.append(
             outbox.NewWork(
                 key=occurrence_key(outbox.CHECKIN.kind, f"g{goal.id}", at),
                 kind=outbox.CHECKIN.kind,
                 due_at=now,
-                occurs_at=at,
+                occurs_at=max(at, now - timedelta(hours=1)),
                 payload=outbox.delivery_payload(message, fallback_channel_id=target.thread_id),
                 guild_id=member.guild_id,
                 user_id=member.user_id,
@@ -748,10 +861,32 @@ async def run_checkin_plan(session: AsyncSession, *, work: DueWork, now: datetim
     return await outbox.enqueue_many(session, items=items, now=now)
 
 
+async def run_checkin_plan(session: AsyncSession, *, work: DueWork, now: datetime) -> int:
+    """A check-in moment has come: the goals the member's current rule asks about at it get a
+    check-in each; then the next check-in is planned. Returns how many were enqueued."""
+    member = await session.get(Member, int(work.payload.get("member_id", 0)))
+    if member is None:
+        return 0
+    at = work.due_at
+    target = await _target(session, member)
+    sent = 0
+    cycle = await _open_cycle(session, member_id=member.id)
+    if not await _away(session, member):
+        timings = [_timing(goal, zone=target.zone, asked=asked) for goal, asked in cycle]
+        snoozed = await snoozed_weeks(session, member_id=member.id)
+        wanted = set(g.checkins_at(_rule(target), timings, at, snoozed))
+        goals = [goal for goal, _asked in cycle if goal.id in wanted][: g.MAX_LIVE_GOALS]
+        if not goals:
+            log.info("check-in plan %s no longer matches member %s's rule", work.id, member.id)
+        sent = await _ask(session, target=target, goals=goals, at=at, now=now)
+    await plan_member(session, member_id=member.id, now=max(now, at))
+    return sent
+
+
 async def _owned_checkin(
     session: AsyncSession, *, checkin_id: int, user_id: int
 ) -> tuple[CheckIn, Goal, Member]:
-    checkin = await session.get(CheckIn, checkin_id)
+    checkin = await _get_row(session, CheckIn, checkin_id)
     if checkin is None:
         raise NotFound("I couldn't find that check-in any more.")
     member = await session.get(Member, checkin.member_id)
@@ -810,7 +945,7 @@ async def record_answer(
         answer=answer,
         note_saved=bool(checkin.note),
         shared=shared,
-        late=now > g.deadline(goal.due_date, zone),
+        late=now > _due_at(goal, zone),
     )
 
 
@@ -903,7 +1038,7 @@ async def feedback_target(session: AsyncSession, *, checkin_id: int, from_user_i
 async def _feedback_parties(
     session: AsyncSession, *, checkin_id: int, from_user_id: int
 ) -> tuple[CheckIn, Goal, Member, Member, _Target]:
-    checkin = await session.get(CheckIn, checkin_id)
+    checkin = await _get_row(session, CheckIn, checkin_id)
     goal = await session.get(Goal, checkin.goal_id) if checkin else None
     member = await session.get(Member, checkin.member_id) if checkin else None
     if checkin is None or goal is None or member is None:
@@ -986,17 +1121,29 @@ async def pattern_for(session: AsyncSession, *, member_id: int, now: datetime) -
 
 
 def weekly_prompt_message(
-    goals: Sequence[Goal], *, pattern: str | None, week: date
+    goals: Sequence[Goal], *, pattern: str | None, meeting_at: datetime | None = None
 ) -> OutgoingMessage:
-    lines = [
-        "🌙 **End of the week.** Not every goal happens, and that's information, not failure.",
-        "These didn't get done this week:",
-    ]
+    if meeting_at is not None:
+        lines = [
+            "🌙 **Before your next meeting.** Not every goal happens, and that's information, "
+            "not failure.",
+            "These didn't get done by their due time:",
+        ]
+    else:
+        lines = [
+            "🌙 **End of the week.** Not every goal happens, and that's information, not failure.",
+            "These didn't get done this week:",
+        ]
     lines += [f"{i}. {goal.text}" for i, goal in enumerate(goals, start=1)]
+    opens = (
+        f"it opens the agenda of your meeting {ts(meeting_at, 'F')}"
+        if meeting_at is not None
+        else "it opens your next meeting"
+    )
     lines += [
         "",
-        "Tap each one to say what got in the way and what would help. Your partner will see "
-        "it, and it opens your next meeting.",
+        f"Tap each one to say what got in the way and what would help. Your partner will see "
+        f"it, and {opens}.",
     ]
     if pattern:
         lines += ["", f"🔎 An outside view: {pattern}"]
@@ -1009,56 +1156,77 @@ def weekly_prompt_message(
     return OutgoingMessage(content="\n".join(lines), rows=rows)
 
 
-async def run_week_review(session: AsyncSession, *, work: DueWork, now: datetime) -> int:
-    """The end of the member's week: open goals due in it are missed, and one prompt asks about
-    every missed goal still without a reason. Returns how many goals the prompt asks about."""
+REASK_GRACE = timedelta(hours=1)
+"""A goal found unasked at its review (its check-in was lost) is asked then and reviewed this
+much later, rather than closed without a word."""
+
+
+async def run_review(session: AsyncSession, *, work: DueWork, now: datetime) -> int:
+    """The end of a cycle: for the member's goals whose review moment has come, an open goal
+    becomes missed (if it was asked about; otherwise it is asked now and reviewed a little
+    later), goals due in a snoozed week or a pause move to the next cycle, and one prompt asks
+    about every missed goal of the cycle still without a reason. Then the next review is
+    planned. Returns how many goals the prompt asks about."""
     member = await session.get(Member, int(work.payload.get("member_id", 0)))
     if member is None:
         return 0
     at = work.due_at
     target = await _target(session, member)
-    if not _is_occurrence(g.review_recurrence(target.zone), at):
-        return 0
-    week = g.week_start(g.local_date(at, target.zone))
-    if await _snoozed(session, member_id=member.id, week=week):
-        return 0
-    in_week = and_(
-        Goal.member_id == member.id,
-        Goal.due_date >= week,
-        Goal.due_date <= week + timedelta(days=6),
-    )
-    for goal in (
-        await session.execute(select(Goal).where(in_week, Goal.status == "open"))
-    ).scalars():
-        goal.status = "missed"
-        goal.updated_at = now
+    meeting = _meeting(target.pair)
+    snoozed = await snoozed_weeks(session, member_id=member.id)
+    away = await _away(session, member)
+    ready: list[Goal] = []
+    unasked: list[Goal] = []
+    for goal, asked in await _open_cycle(session, member_id=member.id):
+        timing = _timing(goal, zone=target.zone, asked=asked)
+        if g.review_moment(timing, zone=target.zone, meeting=meeting) > at:
+            continue
+        if away or g.week_start(g.local_date(timing.due, target.zone)) in snoozed:
+            due = g.moved_due(timing, zone=target.zone, meeting=meeting, now=at, snoozed=snoozed)
+            goal.due_at, goal.due_date = due, g.local_date(due, target.zone)
+            goal.updated_at = now
+            continue
+        if goal.status == "open" and not asked:
+            unasked.append(goal)
+            continue
+        if goal.status == "open":
+            goal.status = "missed"
+            goal.updated_at = now
+        goal.reviewed_at = at
+        ready.append(goal)
     await session.flush()
-    missed = list(
-        (
-            await session.execute(
-                select(Goal)
-                .where(
-                    in_week,
-                    Goal.status == "missed",
-                    ~exists().where(MissedReflection.goal_id == Goal.id),
-                )
-                .order_by(Goal.due_date, Goal.id)
-                .limit(10)
-            )
-        ).scalars()
+    if unasked:
+        log.warning("goals %s reached their review unasked", [goal.id for goal in unasked])
+        await _ask(session, target=target, goals=unasked, at=at, now=now)
+    await plan_member(
+        session,
+        member_id=member.id,
+        now=max(now, at),
+        review_not_before=at + REASK_GRACE if unasked else None,
     )
+    missed = [
+        goal
+        for goal in ready
+        if goal.status == "missed"
+        and not (
+            await session.execute(
+                select(exists().where(MissedReflection.goal_id == goal.id))
+            )
+        ).scalar()
+    ][:10]
     if not missed:
         return 0
+    meeting_at = meeting.next_meeting(at) if meeting is not None else None
     pattern = await pattern_for(session, member_id=member.id, now=now)
     await outbox.enqueue(
         session,
-        key=f"{outbox.WEEKLY_PROMPT.kind}:m{member.id}:w{week.isoformat()}",
+        key=occurrence_key(outbox.WEEKLY_PROMPT.kind, f"m{member.id}", at),
         kind=outbox.WEEKLY_PROMPT.kind,
         due_at=now,
         now=now,
         occurs_at=at,
         payload=outbox.delivery_payload(
-            weekly_prompt_message(missed, pattern=pattern, week=week),
+            weekly_prompt_message(missed, pattern=pattern, meeting_at=meeting_at),
             fallback_channel_id=target.thread_id,
         ),
         guild_id=member.guild_id,
@@ -1071,7 +1239,7 @@ async def reflection_goal(
     session: AsyncSession, *, goal_id: int, user_id: int, now: datetime
 ) -> GoalView:
     """The goal a member is about to reflect on: theirs, and missed (or past its deadline)."""
-    goal = await session.get(Goal, goal_id)
+    goal = await _get_row(session, Goal, goal_id)
     member = await session.get(Member, goal.member_id) if goal else None
     if goal is None or member is None:
         raise NotFound("I couldn't find that goal any more.")
@@ -1250,7 +1418,13 @@ async def streak_for(session: AsyncSession, *, member_id: int, now: datetime) ->
     )
     progress = {g.week_start(due) for due in rows.scalars()}
     snoozed = await snoozed_weeks(session, member_id=member_id)
-    return g.streak_weeks(progress, snoozed, current_week=g.week_start(g.local_date(now, zone)))
+    pair = await _pair_of(session, member_id=member_id)
+    return g.streak_weeks(
+        progress,
+        snoozed,
+        current_week=g.week_start(g.local_date(now, zone)),
+        interval_weeks=pair.meeting_interval_weeks if pair and pair.meeting_time else 1,
+    )
 
 
 async def stats_for(
@@ -1299,3 +1473,11 @@ async def forget_member_goals(session: AsyncSession, *, member_id: int) -> int:
             session, kind=REFLECTION_SHARED.kind, target=f"r{goal_id}"
         )
     return removed
+
+
+async def has_meeting(session: AsyncSession, *, guild_id: int, user_id: int) -> bool:
+    """Whether the member's pair has a meeting time (so "next meeting" is a due date)."""
+    member = await find_member(session, guild_id=guild_id, user_id=user_id)
+    if member is None:
+        return False
+    return _meeting(await _pair_of(session, member_id=member.id)) is not None

@@ -3,13 +3,14 @@ a reason or a private field)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.stats import COMMUNITY_WINDOW, CommunityStats, LastRound
+from bot.domain.stats import COMMUNITY_WINDOW, CommunityStats, LastRound, MeetingTally
 from bot.services.guilds import get_settings
 from models import (
     CheckIn,
@@ -24,8 +25,25 @@ from models import (
 )
 
 
+def window_start(now: datetime) -> datetime:
+    """The stats window starts at 00:00 UTC of the day 28 days ago: whole days, so a pair that
+    started on the day the header names is counted in it."""
+    return datetime.combine((now - COMMUNITY_WINDOW).astimezone(UTC).date(), time(0), UTC)
+
+
+def meeting_kind(answers: list[str]) -> str:
+    """A past meeting as moderators count it, from its partners' answers alone: held (someone
+    said yes and nobody said no), disputed (yes and no), rescheduled, missed, or unanswered."""
+    given = set(answers)
+    if "yes" in given:
+        return "disputed" if "no" in given else "held"
+    if "rescheduled" in given:
+        return "rescheduled"
+    return "missed" if "no" in given else "unanswered"
+
+
 async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime) -> CommunityStats:
-    since = now - COMMUNITY_WINDOW
+    since = window_start(now)
     settings = await get_settings(session, guild_id=guild_id, now=now)
 
     async def count(query: Any) -> int:
@@ -59,35 +77,45 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
         .group_by(Partnership.end_reason)
         .order_by(func.count().desc(), Partnership.end_reason)
     )
-    meetings = (
-        select(func.count())
-        .select_from(Meeting)
+    answers: dict[int, list[str]] = {}
+    for meeting_id, answer in await session.execute(
+        select(Meeting.id, MeetingAnswer.answer)
         .join(Partnership, Partnership.id == Meeting.partnership_id)
+        .outerjoin(MeetingAnswer, MeetingAnswer.meeting_id == Meeting.id)
         .where(
             Partnership.guild_id == guild_id,
             Meeting.state != "cancelled",
             Meeting.occurs_at >= since,
             Meeting.occurs_at <= now,
         )
-    )
-    held = meetings.where(
-        exists().where(MeetingAnswer.meeting_id == Meeting.id, MeetingAnswer.answer == "yes")
-    )
+    ):
+        answers.setdefault(meeting_id, [])
+        if answer is not None:
+            answers[meeting_id].append(answer)
+    kinds = Counter(meeting_kind(given) for given in answers.values())
     checkins = (
         select(func.count())
         .select_from(CheckIn)
         .join(Goal, Goal.id == CheckIn.goal_id)
         .where(Goal.guild_id == guild_id, CheckIn.asked_for >= since, CheckIn.asked_for <= now)
     )
+    due_in_window = and_(
+        Goal.guild_id == guild_id, Goal.due_date >= since.date(), Goal.due_date <= now.date()
+    )
+    never_asked = await count(
+        select(func.count())
+        .select_from(Goal)
+        .where(
+            due_in_window,
+            Goal.status == "missed",
+            ~exists().where(CheckIn.goal_id == Goal.id),
+        )
+    )
     goal_rows = dict(
         (
             await session.execute(
                 select(Goal.status, func.count())
-                .where(
-                    Goal.guild_id == guild_id,
-                    Goal.due_date >= since.date(),
-                    Goal.due_date <= now.date(),
-                )
+                .where(due_in_window)
                 .group_by(Goal.status)
             )
         ).all()
@@ -112,13 +140,20 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
         quiet=await count(live.where(quiet_member)),
         started=await count(pairs.where(Partnership.started_at >= since)),
         ended=tuple((reason or "ended", int(n)) for reason, n in ended_rows.all()),
-        meetings_held=await count(held),
-        meetings_past=await count(meetings),
+        meetings=MeetingTally(
+            past=len(answers),
+            held=kinds["held"],
+            disputed=kinds["disputed"],
+            rescheduled=kinds["rescheduled"],
+            missed=kinds["missed"],
+            unanswered=kinds["unanswered"],
+        ),
         checkins_asked=await count(checkins),
         checkins_answered=await count(checkins.where(CheckIn.answer.is_not(None))),
         done=int(goal_rows.get("done", 0)),
         partly=int(goal_rows.get("partly", 0)),
         missed=int(goal_rows.get("missed", 0)),
+        missed_never_asked=never_asked,
         open_reports=await count(
             select(func.count()).select_from(Report).where(
                 and_(Report.guild_id == guild_id, Report.state == "open")

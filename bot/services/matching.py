@@ -26,11 +26,10 @@ from bot.domain.matching import (
     MatchResult,
     PastPartner,
     Seeker,
-    Unmatched,
     match_pool,
-    render_unmatched,
 )
-from bot.domain.matching.model import Medium, Rhythm
+from bot.domain.matching.explain import advice_key, render_waiting
+from bot.domain.matching.model import Medium, MemberAdvice, Rhythm
 from bot.domain.profile import AGE_BRACKETS, bracket_bounds
 from bot.domain.recurrence import Recurrence, next_occurrence, occurrence_key
 from bot.domain.timezones import ts
@@ -38,11 +37,26 @@ from bot.services import outbox, partnerships
 from bot.services.guilds import get_settings
 from bot.services.pool import LIVE_STATES
 from bot.services.ports import OutgoingMessage
-from models import Block, GuildSettings, MatchRound, Member, Partnership, PartnershipMember
+from models import (
+    Block,
+    GuildSettings,
+    MatchRound,
+    Member,
+    Partnership,
+    PartnershipMember,
+    RoundStanding,
+)
 
 log = logging.getLogger(__name__)
 
 ROUND_KIND = outbox.MATCH_ROUND.kind
+REMIND_AFTER = dt.timedelta(days=28)
+"""A member whose situation stays the same hears from the rounds again after this long."""
+MIN_GAP = dt.timedelta(hours=20)
+"""Never two round messages to a member within this: a moderator's round and the scheduled one
+the same day tell them once; a change seen by the second waits for the next round after it."""
+LONG_WAIT_ROUNDS = 3
+"""Moderators see members who have waited this many rounds or more ("more than two")."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,8 @@ class RoundReport:
     round_id: int | None
     pool_size: int
     groups: tuple[PreviewGroup, ...]
-    unmatched: tuple[tuple[int, str], ...]  # (user id, reason code)
+    unmatched: tuple[tuple[int, str], ...]
+    """(user id, a hint from public fields only, maybe empty): never the private reason."""
     total_score: float
     seconds: float
     next_round: datetime
@@ -206,7 +221,7 @@ async def run_round(
     started = time.perf_counter()
     # Seconds of CPU for a large pool: off the event loop, so the bot keeps answering meanwhile.
     result: MatchResult = await asyncio.to_thread(
-        match_pool, seekers, community_settings(settings), now=now, seed=seed
+        match_pool, seekers, community_settings(settings), now=now, seed=seed, advise=True
     )
     seconds = time.perf_counter() - started
     upcoming = next_round_at(settings, now)
@@ -219,7 +234,9 @@ async def run_round(
         )
         for g in result.groups
     )
-    left = tuple((by_id[u.member_id].user_id, u.reason) for u in result.unmatched)
+    left = tuple(
+        (by_id[u.member_id].user_id, result.advice[u.member_id].hint) for u in result.unmatched
+    )
     report = RoundReport(
         None, len(seekers), preview, left, result.totals.total_score, seconds, upcoming
     )
@@ -255,8 +272,34 @@ async def run_round(
         )
         for member_id in group.members:
             by_id[member_id].priority = False
+    standings = {
+        s.member_id: s
+        for s in (
+            await session.execute(
+                select(RoundStanding).where(
+                    RoundStanding.member_id.in_([m.id for m in by_id.values()])
+                )
+            )
+        ).scalars()
+    }
+    for group in result.groups:
+        for member_id in group.members:
+            gone = standings.get(int(member_id))
+            if gone is not None:
+                await session.delete(gone)
     for unmatched in result.unmatched:
-        await _tell_unmatched(session, by_id[unmatched.member_id], unmatched, record, upcoming, now)
+        member = by_id[unmatched.member_id]
+        await _tell_unmatched(
+            session,
+            member,
+            result.advice[unmatched.member_id],
+            standings.get(member.id),
+            settings=settings,
+            record=record,
+            upcoming=upcoming,
+            now=now,
+        )
+        member.priority = unmatched.priority or member.priority
     await session.flush()
     return RoundReport(
         record.id, len(seekers), preview, left, result.totals.total_score, seconds, upcoming
@@ -266,12 +309,57 @@ async def run_round(
 async def _tell_unmatched(
     session: AsyncSession,
     member: Member,
-    unmatched: Unmatched,
+    advice: MemberAdvice,
+    standing: RoundStanding | None,
+    *,
+    settings: GuildSettings,
     record: MatchRound,
     upcoming: datetime,
     now: datetime,
 ) -> None:
-    member.priority = unmatched.priority or member.priority
+    """At most one message a round, and only when something changed for the member: their
+    situation or the kind of change that would help, an unkept priority promise, or (rarely) a
+    reminder after :data:`REMIND_AFTER` of the same; never two within :data:`MIN_GAP`. The
+    standing also counts the rounds waited."""
+    if standing is None or standing.spell != member.waiting_since:
+        if standing is not None:
+            await session.delete(standing)
+            await session.flush()
+        standing = RoundStanding(
+            member_id=member.id,
+            guild_id=member.guild_id,
+            spell=member.waiting_since,
+            rounds_waited=0,
+            promise_open=member.priority,
+            hint="",
+        )
+        session.add(standing)
+    standing.rounds_waited += 1
+    standing.last_round_at = now
+    standing.hint = advice.hint
+    if standing.told_at is not None and now - standing.told_at < MIN_GAP:
+        return
+    key = advice_key(advice)
+    priority_failed = standing.promise_open
+    reminder = (
+        key == standing.told_key
+        and standing.told_at is not None
+        and now - standing.told_at >= REMIND_AFTER
+    )
+    if key == standing.told_key and not priority_failed and not reminder:
+        return
+    standing.told_key = key
+    standing.told_at = now
+    standing.promise_open = False
+    text = render_waiting(
+        advice,
+        zone=member.timezone or "UTC",
+        now=now,
+        next_round=upcoming,
+        min_overlap_minutes=settings.min_overlap_minutes,
+        priority_failed=priority_failed,
+        reminder=reminder,
+    )
     await outbox.enqueue(
         session,
         key=f"unmatched:{record.id}:{member.id}",
@@ -280,10 +368,34 @@ async def _tell_unmatched(
         now=now,
         guild_id=member.guild_id,
         user_id=member.user_id,
-        payload=outbox.delivery_payload(
-            OutgoingMessage(content=render_unmatched(unmatched, upcoming))
-        ),
+        payload=outbox.delivery_payload(OutgoingMessage(content=text)),
     )
+
+
+async def long_waits(
+    session: AsyncSession, *, guild_id: int, rounds: int = LONG_WAIT_ROUNDS
+) -> list[tuple[int, int, str]]:
+    """Members still in the pool who have waited at least ``rounds`` rounds in their current
+    spell: (user id, rounds, public hint), longest first. Nothing private: the hint comes from
+    public fields only."""
+    busy = (
+        select(PartnershipMember.member_id)
+        .join(Partnership)
+        .where(Partnership.guild_id == guild_id, Partnership.state.in_(LIVE_STATES))
+    )
+    rows = await session.execute(
+        select(Member.user_id, RoundStanding.rounds_waited, RoundStanding.hint)
+        .join(RoundStanding, RoundStanding.member_id == Member.id)
+        .where(
+            Member.guild_id == guild_id,
+            Member.pool_status == "seeking",
+            Member.id.not_in(busy),
+            RoundStanding.spell == Member.waiting_since,
+            RoundStanding.rounds_waited >= rounds,
+        )
+        .order_by(RoundStanding.rounds_waited.desc(), Member.user_id)
+    )
+    return [(int(u), int(n), h or "") for u, n, h in rows]
 
 
 async def schedule_next_round(session: AsyncSession, *, guild_id: int, now: datetime) -> datetime:

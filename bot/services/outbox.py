@@ -270,6 +270,14 @@ def _reason(text: str) -> str:
 # --------------------------------------------------------------------------- enqueue
 
 
+def key_target(key: str) -> str | None:
+    """The ``target`` column of a row with this key: ``kind:target`` for keys of three or more
+    ``:``-separated parts (``kind:target:when``, see ``occurrence_key``), else ``None``. A key
+    with this target is exactly a key starting with ``kind:target:``."""
+    parts = key.split(":", 2)
+    return f"{parts[0]}:{parts[1]}" if len(parts) == 3 else None
+
+
 def _row(item: NewWork, now: datetime) -> dict[str, Any]:
     rule = kind_rule(item.kind)
     if not item.key or len(item.key) > 200:
@@ -284,6 +292,7 @@ def _row(item: NewWork, now: datetime) -> dict[str, Any]:
         expires_at = (item.occurs_at or item.due_at) + rule.stale_after
     return {
         "key": item.key,
+        "target": key_target(item.key),
         "kind": item.kind,
         "guild_id": item.guild_id,
         "user_id": item.user_id,
@@ -385,17 +394,26 @@ async def materialise(
     return await enqueue_many(session, items=items, now=now)
 
 
+def cancel_pending_statement(*, kind: str, target: str | int) -> Any:
+    """The DELETE of :func:`cancel_pending`: an equality lookup on the ``target`` column (keys
+    ``kind:target:...``), served by ``ix_outbox_target_state``."""
+    target_text = str(target)
+    if ":" in kind or ":" in target_text:
+        raise ValueError("a kind and a target have no ':' (see occurrence_key)")
+    return delete(OUTBOX).where(
+        OUTBOX.c.target == f"{kind}:{target_text}",
+        OUTBOX.c.state == OutboxState.PENDING.value,
+        OUTBOX.c.kind == kind,
+    )
+
+
 async def cancel_pending(session: AsyncSession, *, kind: str, target: str | int) -> int:
     """Remove the pending occurrences of ``kind`` for ``target`` (a meeting moved or a pair
-    ended), so that :func:`materialise` can lay down the new ones. Rows being sent stay."""
-    prefix = f"{kind}:{target}:"
-    result = await session.execute(
-        delete(OUTBOX).where(
-            OUTBOX.c.state == OutboxState.PENDING.value,
-            OUTBOX.c.kind == kind,
-            OUTBOX.c.key.startswith(prefix, autoescape=True),
-        )
-    )
+    ended), so that :func:`materialise` can lay down the new ones. Rows being sent stay.
+
+    It was ``key LIKE 'kind:target:%'``, which no index serves on either database: 0.6-1.1 s a
+    call at 928k rows (issue 13)."""
+    result = await session.execute(cancel_pending_statement(kind=kind, target=target))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -775,6 +793,16 @@ async def next_due_at(session: AsyncSession, *, after: datetime) -> datetime | N
     value = await session.scalar(
         select(func.min(OUTBOX.c.next_attempt_at)).where(
             OUTBOX.c.state == OutboxState.PENDING.value, OUTBOX.c.next_attempt_at > after
+        )
+    )
+    return cast(datetime | None, value)
+
+
+async def earliest_pending(session: AsyncSession) -> datetime | None:
+    """When the earliest pending row may be tried (past or future), if any."""
+    value = await session.scalar(
+        select(func.min(OUTBOX.c.next_attempt_at)).where(
+            OUTBOX.c.state == OutboxState.PENDING.value
         )
     )
     return cast(datetime | None, value)

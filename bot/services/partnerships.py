@@ -979,6 +979,7 @@ async def set_meeting(
     await _cancel_meeting_work(session, partnership)
     await _cancel_future_meetings(session, partnership, now)
     await _lay_down_meetings(session, partnership, members, now)
+    await goals.plan_pair(session, partnership_id=partnership.id, now=now)
     first = next_occurrence(rec, now)
     others = [m for m in members.values() if m.id != member.id]
     await _tell_thread_or_dms(

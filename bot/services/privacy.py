@@ -45,6 +45,7 @@ from models import (
     Partnership,
     PartnershipMember,
     Report,
+    RoundStanding,
     Snooze,
 )
 
@@ -90,6 +91,7 @@ async def export_member(
         return None
     mid = member.id
     private = await session.get(MemberPrivate, mid)
+    standing = await session.get(RoundStanding, mid)
     if is_blank(member) and private is None and not await _has_own_rows(session, mid):
         # A bare row kept for others' records (a block, a report) is not the member's data,
         # and answering "nothing stored" keeps them from learning that it exists.
@@ -252,6 +254,12 @@ async def export_member(
             "matched_first_next_round": member.priority,
             "forum_post_id": None if member.forum_post_id is None else str(member.forum_post_id),
             "dms_closed": member.dms_closed,
+            "rounds": None if standing is None else {
+                "rounds_waited": standing.rounds_waited,
+                "last_round_at": _when(standing.last_round_at),
+                "last_told": standing.told_key,
+                "last_told_at": _when(standing.told_at),
+            },
         },
         "blocked": [
             {"user_id": user_of(b.blocked_id), "since": _when(b.created_at)} for b in blocks
@@ -354,6 +362,7 @@ async def delete_member(
         or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid)))
     await session.execute(delete(Block).where(Block.blocker_id == mid))
     await session.execute(delete(MemberPrivate).where(MemberPrivate.member_id == mid))
+    await session.execute(delete(RoundStanding).where(RoundStanding.member_id == mid))
     for mine in (await session.execute(
         select(PartnershipMember).where(PartnershipMember.member_id == mid)
     )).scalars():

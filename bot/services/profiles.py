@@ -148,7 +148,9 @@ async def update_profile(
     if changes.timezone is not None:
         values["timezone"] = validate_zone(changes.timezone).key
     if changes.availability is not None:
-        values["availability"] = format_availability(parse_availability(changes.availability))
+        values["availability"] = format_availability(
+            parse_availability(changes.availability, quarter_hours=True)
+        )
     if changes.goal_areas is not None:
         values["goal_areas"] = list(p.parse_goal_areas(changes.goal_areas, settings.goal_areas))
     if changes.intro is not None:

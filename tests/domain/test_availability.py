@@ -1,5 +1,6 @@
-"""Availability: local weekly windows become UTC half-hour masks on the real calendar, so a
-member's evening stays their evening across daylight-saving switches."""
+"""Availability: local weekly windows become UTC quarter-hour masks on the real calendar, so a
+member's evening stays their evening across daylight-saving switches, to the minute in every
+zone (Kathmandu +05:45 and Chatham +12:45/+13:45 included)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.availability import (
+    SLOT_MINUTES,
     SLOTS_PER_WEEK,
     Window,
     coming_weeks,
@@ -71,9 +73,10 @@ def reference_mask(windows: list[Window], zone: str, week_start: datetime) -> in
     tz = ZoneInfo(zone)
     mask = 0
     for i in range(SLOTS_PER_WEEK):
-        start = week_start + timedelta(minutes=30 * i)
-        # Windows lie on quarter hours, so two probes per slot suffice.
-        if all(_inside(windows, start + timedelta(minutes=15 * step), tz) for step in range(2)):
+        start = week_start + timedelta(minutes=SLOT_MINUTES * i)
+        # Windows and offsets lie on quarter hours, so one probe per quarter hour suffices.
+        probes = range(SLOT_MINUTES // 15)
+        if all(_inside(windows, start + timedelta(minutes=15 * step), tz) for step in probes):
             mask |= 1 << i
     return mask
 
@@ -151,14 +154,20 @@ def test_a_window_spilling_from_the_next_local_monday_counts_in_this_utc_week() 
     week = datetime(2026, 6, 1, tzinfo=UTC)
     mask = utc_slot_mask([Window(0, 60, 180)], "Asia/Tokyo", week)  # Monday 01:00-03:00 JST
     # = Sunday 16:00-18:00 UTC, the last Sunday of this UTC week.
-    assert slot_runs(mask) == [(6 * 48 + 32, 6 * 48 + 36)]
+    per_day = 24 * 60 // SLOT_MINUTES
+    per_hour = 60 // SLOT_MINUTES
+    assert slot_runs(mask) == [(6 * per_day + 16 * per_hour, 6 * per_day + 18 * per_hour)]
 
 
-def test_a_window_split_at_midnight_still_covers_the_half_hour_across_it() -> None:
+def test_a_window_split_at_midnight_still_covers_the_quarter_hours_across_it() -> None:
+    """Kathmandu (UTC+5:45) 22:00-02:00 is four whole hours; half-hour slots made it 3.5 h."""
     week = datetime(2026, 6, 1, tzinfo=UTC)
     split = [Window(0, 22 * 60, 1440), Window(1, 0, 120)]
     mask = utc_slot_mask(split, "Asia/Kathmandu", week)  # UTC+5:45
-    assert overlap_minutes(mask, mask) == 3 * 60 + 30
+    assert overlap_minutes(mask, mask) == 4 * 60
+    assert mask_to_utc_intervals(mask, week) == [
+        (datetime(2026, 6, 1, 16, 15, tzinfo=UTC), datetime(2026, 6, 1, 20, 15, tzinfo=UTC))
+    ]
 
 
 def test_intervals_and_runs_describe_the_mask() -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.domain import goals as g
-from bot.domain.recurrence import occurrences
 
 MONDAY = date(2026, 3, 9)
 
@@ -126,51 +126,45 @@ def test_reasons_have_friendly_labels_and_unknown_codes_are_refused() -> None:
 
 
 NOW = datetime(2026, 3, 9, 0, 0, tzinfo=UTC)
+TOKYO_TUESDAYS = g.MeetingRhythm(1, dt.time(20, 0), "Asia/Tokyo")
+
+
+def first_checkin(rule: g.CheckinRule, after: datetime = NOW) -> datetime:
+    return g.next_checkin(rule, after)
 
 
 def test_a_members_own_checkin_time_wins() -> None:
-    rec = g.checkin_recurrence(
-        zone="Asia/Tokyo",
-        weekday=2,
-        time=dt.time(7, 30),
-        meeting=g.MeetingRhythm(1, dt.time(20, 0), "Asia/Tokyo"),
-        now=NOW,
-    )
-    assert (rec.weekday, rec.time, rec.zone) == (2, dt.time(7, 30), "Asia/Tokyo")
+    rule = g.CheckinRule("Asia/Tokyo", weekday=2, time=dt.time(7, 30), meeting=TOKYO_TUESDAYS)
+    at = first_checkin(rule).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (at.weekday(), at.time()) == (2, dt.time(7, 30))
 
 
 def test_by_default_the_checkin_is_the_day_before_the_meeting_in_each_partners_own_time() -> None:
     # Meeting Tuesday 20:00 in Tokyo = Tuesday 08:00 in São Paulo (UTC-3).
-    meeting = g.MeetingRhythm(1, dt.time(20, 0), "Asia/Tokyo")
-    tokyo = g.checkin_recurrence(
-        zone="Asia/Tokyo", weekday=None, time=None, meeting=meeting, now=NOW
-    )
-    sao_paulo = g.checkin_recurrence(
-        zone="America/Sao_Paulo", weekday=None, time=None, meeting=meeting, now=NOW
-    )
-    assert (tokyo.weekday, tokyo.time) == (0, dt.time(20, 0))  # Monday 20:00 Tokyo
-    assert (sao_paulo.weekday, sao_paulo.time) == (0, dt.time(8, 0))  # Monday 08:00 SP
+    tokyo = first_checkin(g.CheckinRule("Asia/Tokyo", meeting=TOKYO_TUESDAYS))
+    sao_paulo = first_checkin(g.CheckinRule("America/Sao_Paulo", meeting=TOKYO_TUESDAYS))
+    assert tokyo == datetime(2026, 3, 9, 11, 0, tzinfo=UTC)  # Monday 20:00 Tokyo
+    assert sao_paulo == datetime(2026, 3, 9, 11, 0, tzinfo=UTC)  # Monday 08:00 São Paulo
 
 
 def test_a_default_checkin_is_never_at_night() -> None:
-    # Meeting Wednesday 09:00 Tokyo = Tuesday 21:00 São Paulo: fine; 05:00 would not be.
-    meeting = g.MeetingRhythm(2, dt.time(17, 0), "Asia/Tokyo")  # = Wed 05:00 São Paulo
-    rec = g.checkin_recurrence(
-        zone="America/Sao_Paulo", weekday=None, time=None, meeting=meeting, now=NOW
-    )
-    assert (rec.weekday, rec.time) == (1, g.DEFAULT_CHECKIN_TIME)
+    # Meeting Wednesday 17:00 Tokyo = Wednesday 05:00 São Paulo: asked Tuesday 18:00 there.
+    meeting = g.MeetingRhythm(2, dt.time(17, 0), "Asia/Tokyo")
+    at = first_checkin(g.CheckinRule("America/Sao_Paulo", meeting=meeting))
+    local = at.astimezone(ZoneInfo("America/Sao_Paulo"))
+    assert (local.weekday(), local.time()) == (1, g.DEFAULT_CHECKIN_TIME)
 
 
 def test_without_a_meeting_the_checkin_is_friday_evening() -> None:
-    rec = g.checkin_recurrence(zone="Europe/Berlin", weekday=None, time=None, meeting=None, now=NOW)
-    assert (rec.weekday, rec.time) == (4, dt.time(18, 0))
+    at = first_checkin(g.CheckinRule("Europe/Berlin")).astimezone(ZoneInfo("Europe/Berlin"))
+    assert (at.weekday(), at.time()) == (4, dt.time(18, 0))
 
 
 def test_checkins_stay_at_the_local_time_across_a_daylight_saving_change() -> None:
-    rec = g.checkin_recurrence(
-        zone="Europe/Berlin", weekday=4, time=dt.time(18, 0), meeting=None, now=NOW
+    rule = g.CheckinRule("Europe/Berlin", weekday=4, time=dt.time(18, 0))
+    found = g.checkin_moments(
+        rule, datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 4, 4, tzinfo=UTC)
     )
-    found = occurrences(rec, datetime(2026, 3, 20, tzinfo=UTC), datetime(2026, 4, 4, tzinfo=UTC))
     assert found == [
         datetime(2026, 3, 20, 17, 0, tzinfo=UTC),  # CET
         datetime(2026, 3, 27, 17, 0, tzinfo=UTC),  # CET (change on the 29th)
@@ -178,10 +172,102 @@ def test_checkins_stay_at_the_local_time_across_a_daylight_saving_change() -> No
     ]
 
 
-def test_the_weekly_review_is_sunday_evening_local() -> None:
-    rec = g.review_recurrence("America/Sao_Paulo")
-    found = occurrences(rec, NOW, NOW + timedelta(days=7))
-    assert found == [datetime(2026, 3, 9, 0, 30, tzinfo=UTC)]  # Sunday 8 March, 21:30 local
+def test_the_agenda_lead_agrees_with_partnerships() -> None:
+    """The due moment is counted back from when partnerships builds the agenda; if its lead
+    changed without this one, prompts would come after the agenda."""
+    from bot.services import partnerships
+
+    assert g.AGENDA_PREP_LEAD == partnerships.PREP_LEAD
+
+
+# --------------------------------------------------------------------------- the cycle
+
+
+WED_BERLIN = g.MeetingRhythm(2, dt.time(18, 0), "Europe/Berlin", reminder_minutes=30)
+AFTER_MEETING = datetime(2026, 3, 11, 18, 0, tzinfo=UTC)  # Wednesday 19:00 CET
+
+
+def test_a_goal_set_after_a_meeting_is_due_shortly_before_the_next_one() -> None:
+    due, rule = g.resolve_due(None, now=AFTER_MEETING, zone="Europe/Berlin", meeting=WED_BERLIN)
+    meeting = datetime(2026, 3, 18, 17, 0, tzinfo=UTC)  # next Wednesday 18:00 CET
+    assert rule == "meeting"
+    assert due == meeting - timedelta(minutes=30) - g.AGENDA_PREP_LEAD - g.ANSWER_TIME
+    # Without a meeting time the default is the calendar week.
+    due, rule = g.resolve_due(None, now=AFTER_MEETING, zone="Europe/Berlin", meeting=None)
+    assert (rule, due) == ("day", datetime(2026, 3, 15, 22, 59, tzinfo=UTC))
+    with pytest.raises(g.GoalError):
+        g.resolve_due("next meeting", now=AFTER_MEETING, zone="Europe/Berlin", meeting=None)
+
+
+def test_a_goal_set_just_before_a_meeting_is_for_the_one_after() -> None:
+    before = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)  # Wednesday 16:00, past the due moment
+    due, _ = g.resolve_due(None, now=before, zone="Europe/Berlin", meeting=WED_BERLIN)
+    assert due.date() == date(2026, 3, 25)
+
+
+@pytest.mark.parametrize("weekday", range(7))
+@pytest.mark.parametrize("interval", [1, 2])
+def test_the_order_is_checkin_due_prompt_agenda_meeting_on_every_weekday(
+    weekday: int, interval: int
+) -> None:
+    """Issue 12: a pair meeting on any day but Monday was never asked about its goals."""
+    meeting = g.MeetingRhythm(weekday, dt.time(18, 0), "Europe/Berlin", interval, MONDAY)
+    rule = g.CheckinRule("Asia/Kathmandu", meeting=meeting)
+    for hours in range(0, 24 * 14, 5):
+        now = datetime(2026, 3, 9, tzinfo=UTC) + timedelta(hours=hours)
+        due, _ = g.resolve_due(None, now=now, zone="Asia/Kathmandu", meeting=meeting)
+        goal = g.GoalTiming(1, now, due, "meeting")
+        planned = g.next_checkin_for(rule, [goal], now=now)
+        assert planned is not None and planned.goal_ids == (1,)
+        review = g.review_moment(goal, zone="Asia/Kathmandu", meeting=meeting)
+        meeting_at = meeting.next_meeting(due)
+        assert now < planned.at < due < review < meeting.agenda_at(meeting_at) < meeting_at
+
+
+def test_a_goal_set_after_the_last_checkin_of_its_cycle_gets_a_last_call() -> None:
+    """A "this week" goal set on Wednesday by a pair meeting on Tuesdays: the regular check-in
+    (Monday) comes after Sunday, so it is asked on Saturday at 18:00."""
+    tuesdays = g.MeetingRhythm(1, dt.time(19, 0), "Europe/Berlin")
+    rule = g.CheckinRule("Europe/Berlin", meeting=tuesdays)
+    due, _ = g.resolve_due("this week", now=AFTER_MEETING, zone="Europe/Berlin", meeting=None)
+    goal = g.GoalTiming(7, AFTER_MEETING, due)
+    planned = g.next_checkin_for(rule, [goal], now=AFTER_MEETING)
+    assert planned == g.CheckinDue(datetime(2026, 3, 14, 17, 0, tzinfo=UTC), (7,))
+    # At that moment the rule still asks about it, and once asked it needs no other.
+    assert g.checkins_at(rule, [goal], planned.at) == (7,)
+    asked = g.GoalTiming(7, AFTER_MEETING, due, asked=True)
+    assert g.next_checkin_for(rule, [asked], now=planned.at) is None
+
+
+def test_an_end_of_day_goal_is_reviewed_the_next_morning_not_at_night() -> None:
+    due = datetime(2026, 3, 15, 22, 59, tzinfo=UTC)  # Sunday 23:59 Berlin
+    goal = g.GoalTiming(1, AFTER_MEETING, due)
+    assert g.review_moment(goal, zone="Europe/Berlin", meeting=None) == datetime(
+        2026, 3, 16, 7, 0, tzinfo=UTC
+    )  # Monday 08:00
+    # ...unless the pair meets early on Monday: then at once, before that agenda.
+    early = g.MeetingRhythm(0, dt.time(9, 0), "Europe/Berlin")
+    review = g.review_moment(goal, zone="Europe/Berlin", meeting=early)
+    assert due < review <= early.due_at(datetime(2026, 3, 16, 8, 0, tzinfo=UTC)) + g.REVIEW_DELAY
+
+
+def test_a_snoozed_week_moves_a_goal_to_the_cycle_after_it() -> None:
+    due = datetime(2026, 3, 15, 22, 59, tzinfo=UTC)
+    goal = g.GoalTiming(1, AFTER_MEETING, due)
+    moved = g.moved_due(
+        goal, zone="Europe/Berlin", meeting=None, now=due, snoozed={date(2026, 3, 9)}
+    )
+    assert moved == datetime(2026, 3, 22, 22, 59, tzinfo=UTC)
+    first_due = WED_BERLIN.due_at(datetime(2026, 3, 18, 17, 0, tzinfo=UTC))
+    meeting_goal = g.GoalTiming(2, AFTER_MEETING, first_due, "meeting")
+    moved = g.moved_due(
+        meeting_goal,
+        zone="Europe/Berlin",
+        meeting=WED_BERLIN,
+        now=first_due,
+        snoozed={date(2026, 3, 16)},
+    )
+    assert moved == WED_BERLIN.due_at(datetime(2026, 3, 25, 17, 0, tzinfo=UTC))
 
 
 def test_clock_and_weekday_parsing() -> None:

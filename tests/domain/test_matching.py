@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.domain.availability import Window, utc_slot_mask
+from bot.domain.availability import SLOT_MINUTES, Window, utc_slot_mask
 from bot.domain.matching import (
     CommunitySettings,
     MatchResult,
@@ -21,7 +21,7 @@ from bot.domain.matching import (
     Seeker,
     match_pool,
     render_group,
-    render_unmatched,
+    render_waiting,
 )
 
 NOW = datetime(2026, 3, 16, 17, tzinfo=UTC)
@@ -39,7 +39,7 @@ def reference_points(a: Seeker, b: Seeker, cs: CommunitySettings) -> int | None:
     slots = min(
         (mask(a.windows, a.zone, w) & mask(b.windows, b.zone, w)).bit_count() for w in WEEKS
     )
-    if slots * 30 < cs.min_overlap_minutes:
+    if slots * SLOT_MINUTES < cs.min_overlap_minutes:
         return None
     if {a.rhythm, b.rhythm} == {"weekly", "biweekly"}:
         return None
@@ -62,7 +62,7 @@ def reference_points(a: Seeker, b: Seeker, cs: CommunitySettings) -> int | None:
     ):
         return None
     w = cs.weights
-    hours = slots / 2
+    hours = slots * SLOT_MINUTES / 60
     points = round(SCALE * w.overlap * (1 - 2 ** (-hours / w.overlap_half_hours)))
     points += round(SCALE * w.goal_area * min(len(a.goal_areas & b.goal_areas), w.goal_area_cap))
     points += round(SCALE * w.language * min(len(a.languages & b.languages), w.language_cap))
@@ -98,7 +98,8 @@ def brute_force(pool: Sequence[Seeker], cs: CommunitySettings) -> tuple[int, int
     return best(tuple(range(len(pool))))
 
 
-ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Asia/Kolkata"]
+ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Asia/Kolkata",
+         "Asia/Kathmandu", "Pacific/Chatham"]
 
 
 WINDOWS = st.lists(
@@ -234,7 +235,13 @@ def test_carry_over_leaves_one_member_with_priority_and_says_why() -> None:
     assert len(result.groups) == 1
     (left,) = result.unmatched
     assert left.reason == "odd_one_out" and left.priority
-    assert "first in line" in render_unmatched(left, NOW + timedelta(days=7))
+    # Regression: "You'll be first in line next round" was a promise priority cannot keep.
+    advice = match_pool(pool, CommunitySettings(odd_policy="carry_over"), now=NOW,
+                        advise=True).advice[left.member_id]
+    told = render_waiting(advice, zone="Europe/Berlin", now=NOW, next_round=NOW + timedelta(days=7),
+                          min_overlap_minutes=60)
+    assert advice.situation == "taken" and "first in line" not in told
+    assert "You keep priority for the next round: a head start, though it can't promise" in told
 
 
 def test_the_longest_waiting_member_is_not_the_one_left_over() -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.domain.matching.poolfile import PoolFormatError, parse_pool
 from bot.offline_match import main
@@ -121,3 +123,108 @@ def test_bad_input_exits_2_with_one_line_on_stderr(
     pool.write_text("{not json", encoding="utf-8")
     assert main(pool, None, None, seed=0) == 2
     assert capsys.readouterr().err.startswith("pairbot match: pool file: not valid JSON")
+
+
+# --------------------------------------------------------------------------- any malformed file
+# A deeply nested or non-UTF-8 pool file, or a wrong type deep inside one, used to end in a
+# traceback (exit 1). Every malformed file now gives one line on stderr and exit 2.
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                               max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a decoded JSON document, as a key path."""
+    found = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+EXAMPLE_PATHS = _paths(example())
+
+
+def _replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return data
+
+
+def _exits_cleanly(pool: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    code = main(pool, pool.with_suffix(".out"), None, seed=0)
+    err = capsys.readouterr().err
+    assert code in (0, 2)
+    if code == 2:
+        assert err.count("\n") == 1 and err.startswith("pairbot match: "), err
+    else:
+        assert err == ""
+    return code
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(EXAMPLE_PATHS), JSON_VALUES), min_size=1,
+                       max_size=3))
+def test_a_wrong_type_at_any_depth_gives_one_line_and_exit_2_never_a_traceback(
+    changes: list[tuple[tuple[Any, ...], Any]], tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data: Any = example()
+    for path, value in changes:
+        try:
+            data = _replaced(data, path, value)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier change removed this place
+    pool = tmp_path_factory.mktemp("fuzz") / "pool.json"
+    pool.write_text(json.dumps(data), encoding="utf-8")
+    _exits_cleanly(pool, capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"members": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "nested too deeply"),
+        ('{"members": [{"id": "j\xf6rg"}]}'.encode("latin-1"), "not UTF-8 text (byte 22 is 0xf6)"),
+        (b'{"members": [{"id": "a", "zone": "UTC", "availability": [{"day": 0, "start": '
+         + b"9" * 5_000 + b', "end": 60}]}]}', "not valid JSON"),
+        (b'{"now": "9999-12-31T00:00:00Z", "members": []}', "now: must be in the years"),
+        (b'{"settings": {"weights": {"waiting": 1e308}}, "members": []}',
+         "settings.weights.waiting: must be a number from 0 to 100"),
+        (b'{"members": [{"id": "a\\nb", "zone": 5}]}', "a\\nb zone: must be a non-empty string"),
+    ],
+)
+def test_a_nested_non_utf8_or_out_of_range_pool_gives_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
+) -> None:
+    pool = tmp_path / "pool.json"
+    pool.write_bytes(content)
+    assert _exits_cleanly(pool, capsys) == 2
+    pool.write_bytes(content)
+    main(pool, None, None, seed=0)
+    assert says in capsys.readouterr().err
+
+
+def test_the_command_line_prints_no_traceback_for_a_deeply_nested_pool(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pool = tmp_path / "pool.json"
+    pool.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    run = subprocess.run([sys.executable, "-m", "bot", "match", "--pool", str(pool)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert run.returncode == 2
+    assert run.stderr == "pairbot match: pool file: nested too deeply to be a pool file\n"

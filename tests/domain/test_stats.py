@@ -68,14 +68,16 @@ def test_the_chart_draws_each_outcome_in_its_colour() -> None:
 def test_community_counts_read_as_a_moderator_would_want() -> None:
     from datetime import UTC, datetime
 
-    from bot.domain.stats import CommunityStats, LastRound
+    from bot.domain.stats import CommunityStats, LastRound, MeetingTally
 
     ran = datetime(2026, 3, 16, 17, tzinfo=UTC)
     stats = CommunityStats(
         since=datetime(2026, 3, 1, tzinfo=UTC), profiles=40, seeking=6, paused=2, proposed=1,
         trial=3, active=12, with_meeting=13, quiet=2, started=5,
-        ended=(("declined", 2), ("ended", 1)), meetings_held=45, meetings_past=50,
-        checkins_asked=120, checkins_answered=90, done=60, partly=10, missed=30, open_reports=1,
+        ended=(("declined", 2), ("ended", 1)), meetings=MeetingTally(
+            past=50, held=45, disputed=3, missed=2),
+        checkins_asked=120, checkins_answered=90, done=60, partly=10, missed=30,
+        missed_never_asked=4, open_reports=1,
         last_round=LastRound(ran, 9, 4, 1),
     )
     text = stats.render()
@@ -83,6 +85,7 @@ def test_community_counts_read_as_a_moderator_would_want() -> None:
     assert "12 active · 3 in their trial · 1 proposal waiting · 5 started, 3 ended" in text
     assert "(declined 2, ended 1)" in text
     assert "13 of 15 pairs have a meeting time · 2 with a partner gone quiet" in text
-    assert "meetings held 45 of 50 (90 %)" in text
+    assert "meetings held 45 of 50 (90 %): 3 where partners disagree, 2 missed" in text
+    assert "30 missed (65 % completion); 4 missed without a check-in asking" in text
     assert "120 asked, 90 answered (75 %)" in text and "(65 % completion)" in text
     assert f"<t:{int(ran.timestamp())}:f>: 9 in the pool, 4 groups, 1 unmatched" in text

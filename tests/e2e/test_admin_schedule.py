@@ -40,9 +40,10 @@ async def test_a_moderator_sees_kinds_targets_and_local_times_but_no_message_tex
     assert reply.ephemeral
     text = reply.content
     due = int((sb.clock.now() + timedelta(hours=2)).timestamp())
-    assert f"`checkin` → <@{alice.id}> · <t:{due}:f> (<t:{due}:R>)" in text
-    assert re.search(rf"`meeting_reminder` → <#{sb.pairs.id}> · expired <t:\d+:f>.*: stale", text)
+    assert f"Goal check-in → <@{alice.id}> · <t:{due}:f> (<t:{due}:R>)" in text
+    assert re.search(rf"Meeting reminder → <#{sb.pairs.id}> · expired <t:\d+:f>.*: stale", text)
     assert "secret" not in text
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no internal kind names (regression)
     assert not reply.message or not reply.message.pings
 
 
@@ -55,7 +56,7 @@ async def test_a_member_is_refused_even_when_an_admin_lets_them_see_the_command(
     reply = await bob.slash("admin schedule")
     assert reply.ephemeral
     assert "can't use that command" in reply.content
-    assert "checkin" not in reply.content
+    assert "check-in" not in reply.content
 
 
 async def test_the_communitys_moderator_role_is_enough(sb: Sandbox) -> None:
@@ -98,4 +99,4 @@ async def test_the_bots_tick_sends_due_work_and_falls_back_to_the_pairs_thread(
     assert fallback.content.startswith(f"<@{erin.id}>")
     assert erin.pinged_by(fallback) and not dana.pinged_by(fallback)
     reply = await sb.moderator.slash("admin schedule")
-    assert "`checkin`" not in reply.content  # nothing of theirs is waiting any more
+    assert "Goal check-in" not in reply.content  # nothing of theirs is waiting any more

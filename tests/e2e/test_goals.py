@@ -24,8 +24,9 @@ from models import Member as MemberRow
 # The suite's clock starts on Monday 5 January 2026, 09:00 UTC (18:00 Tokyo, 06:00 São Paulo).
 MONDAY_CHECKIN = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)  # Monday 20:00 Tokyo
 SUNDAY_CHECKIN_SP = datetime(2026, 1, 11, 21, 0, tzinfo=UTC)  # Sunday 18:00 São Paulo
-SUNDAY_REVIEW_SP = datetime(2026, 1, 12, 0, 30, tzinfo=UTC)  # Sunday 21:30 São Paulo
-SUNDAY_REVIEW_TOKYO = datetime(2026, 1, 11, 12, 30, tzinfo=UTC)  # Sunday 21:30 Tokyo
+# Goals due "this week" (Sunday 23:59) are reviewed the next morning, 08:00 local.
+SUNDAY_REVIEW_SP = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)  # Monday 08:00 São Paulo
+SUNDAY_REVIEW_TOKYO = datetime(2026, 1, 11, 23, 0, tzinfo=UTC)  # Monday 08:00 Tokyo
 
 
 async def set_zone(member: Member, zone: str) -> None:
@@ -97,6 +98,11 @@ async def travel(sb: Sandbox, moment: datetime) -> None:
         await sb.tick()
 
 
+def prompts(member: Member) -> list[Message]:
+    """The missed-goal prompts a member got."""
+    return [m for m in member.dms() if "information, not failure" in m.content]
+
+
 def checkin_dms(member: Member) -> list[Message]:
     return [m for m in member.dms() if "Check-in time" in m.content]
 
@@ -114,7 +120,7 @@ async def test_a_tokyo_sao_paulo_pair_goes_through_a_week_of_goals(sb: Sandbox) 
     await add_goal(aki, "write 2,000 words @everyone", due="this week", area="writing")
     await add_goal(bia, "run three times", due="this week", area="fitness")
     due_choices = await aki.autocomplete("goal add", "due", "next")
-    assert [c["value"] for c in due_choices] == ["next week"]
+    assert [c["value"] for c in due_choices] == ["next meeting", "next week"]
     board = await aki.slash("goal list")
     assert board.ephemeral
     shown = "\n".join(e.get("description", "") for e in board.embeds)
@@ -175,19 +181,22 @@ async def test_a_tokyo_sao_paulo_pair_goes_through_a_week_of_goals(sb: Sandbox) 
     assert feedback.embeds[0]["description"] == "Proud of you @everyone! Same time Tue?"
     assert not feedback.pings
 
-    # Aki's week ends (Sunday 21:30 Tokyo): the goal was only partly done, so no prompt.
+    # Aki's week is reviewed (Monday 08:00 Tokyo): the goal was only partly done: no prompt.
     await travel(sb, SUNDAY_REVIEW_TOKYO + timedelta(minutes=5))
-    assert not [m for m in aki.dms() if "End of the week" in m.content]
+    assert prompts(aki) == []
 
     # Bia's check-in on Sunday 18:00 São Paulo; she misses her goal, with a note.
     await travel(sb, SUNDAY_CHECKIN_SP)
     [bia_dm] = checkin_dms(bia)
     await bia.press(bia_dm, "Missed")
 
-    # Sunday 21:30 São Paulo: the prompt, a reason, what would help, shared with Aki.
+    # Monday 08:00 São Paulo: the prompt, a reason, what would help, shared with Aki.
     await travel(sb, SUNDAY_REVIEW_SP)
-    [prompt] = [m for m in bia.dms() if "End of the week" in m.content]
-    assert "run three times" in prompt.content and "information, not failure" in prompt.content
+    [prompt] = prompts(bia)
+    assert "run three times" in prompt.content and "Before your next meeting" in prompt.content
+    # It names the meeting whose agenda the reason opens: Tuesday 20:00 Tokyo, still ahead.
+    next_meeting = datetime(2026, 1, 13, 11, 0, tzinfo=UTC)
+    assert f"<t:{int(next_meeting.timestamp())}:F>" in prompt.content
     why = await bia.press(prompt, "1. run three times")
     assert why.ephemeral and "What got in the way" in why.content
     form = await bia.choose(why, ["work"])
@@ -239,7 +248,7 @@ async def test_closed_dms_bring_the_checkin_to_the_pairs_thread(sb: Sandbox) -> 
 
 async def test_a_late_answer_still_counts(sb: Sandbox) -> None:
     aki, _bia, _thread = await pair_up(sb)
-    await add_goal(aki, "finish the slides")
+    await add_goal(aki, "finish the slides", due="this week")
     await travel(sb, MONDAY_CHECKIN)
     [dm] = checkin_dms(aki)
     # A week later, after the week closed the goal as missed, Aki answers after all.
@@ -331,9 +340,9 @@ async def test_stats_show_my_weeks_in_words_and_a_picture(sb: Sandbox) -> None:
     await add_goal(aki, "read a chapter", due="this week", area="study")
     choices = await aki.autocomplete("goal done", "goal", "write")
     await aki.slash("goal done", goal=choices[0]["value"])
-    # Aki's week ends (Sunday 21:30 Tokyo): the open goal is missed; she says why.
+    # Aki's week is reviewed (Monday 08:00 Tokyo): the open goal is missed; she says why.
     await travel(sb, SUNDAY_REVIEW_TOKYO + timedelta(minutes=5))
-    [prompt] = [m for m in aki.dms() if "End of the week" in m.content]
+    [prompt] = prompts(aki)
     why = await aki.press(prompt, "1. read a chapter")
     form = await aki.choose(why, ["work"])
     assert form.modal is not None

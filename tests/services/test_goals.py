@@ -39,6 +39,9 @@ AKI, BIA, CARL = 101, 202, 303  # Tokyo, São Paulo, a stranger
 THREAD = 9_000
 # Monday 5 January 2026, 09:00 UTC = 18:00 in Tokyo, 06:00 in São Paulo.
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+# Goals due "this week" (Sunday 23:59) are reviewed the next morning at 08:00, local.
+REVIEW_SP = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)  # Monday 12 Jan, 08:00 São Paulo
+REVIEW_TOKYO = datetime(2026, 1, 11, 23, 0, tzinfo=UTC)  # Monday 12 Jan, 08:00 Tokyo
 
 
 @dataclass
@@ -58,10 +61,10 @@ class World:
             return await fn(session, **kwargs)
 
     async def tick(self) -> None:
-        """What the bot's tick does: lay down coming work, then claim and handle what's due
-        (twice: planning work enqueues deliveries that go out on the next pass)."""
+        """What the bot's tick does: the safety sweep, then claim and handle what's due (twice:
+        planning work enqueues deliveries that go out on the next pass)."""
         async with unit_of_work(self.sessions) as session:
-            await goals.schedule_upcoming(session, now=self.clock.now())
+            await goals.sweep(session, now=self.clock.now())
         await self.dispatcher.run_once()
         await self.dispatcher.run_once()
 
@@ -454,7 +457,11 @@ async def test_missed_and_unanswered_goals_get_the_weekly_prompt(world: World) -
     )
     await world.run(goals.record_answer, checkin_id=by_goal[done].id, user_id=BIA, answer="done")
 
-    review = datetime(2026, 1, 12, 0, 30, tzinfo=UTC)  # Sunday 21:30 in São Paulo
+    review = REVIEW_SP
+    # Issue 12: the prompt used to close these goals at 21:30 on the Sunday they were due
+    # at 23:59. Now nothing closes before the due moment, and the prompt comes after it.
+    await world.at(datetime(2026, 1, 12, 2, 58, tzinfo=UTC))  # Sunday 23:58 in São Paulo
+    assert [(await world.goal(i)).status for i in (silent, later)] == ["open", "open"]
     await world.at(review - timedelta(minutes=1))
     assert await world.rows("weekly_prompt") == []
     await world.at(review)
@@ -477,7 +484,7 @@ async def test_missed_and_unanswered_goals_get_the_weekly_prompt(world: World) -
 async def test_reasons_are_shared_and_open_the_next_meeting_agenda(world: World) -> None:
     goal_id = await add(world, BIA, "write the report <@101>")
     kept = await add(world, AKI, "stretch")
-    await world.at(datetime(2026, 1, 12, 0, 30, tzinfo=UTC))
+    await world.at(REVIEW_SP)
     assert (await world.goal(goal_id)).status == "missed"
     await world.run(goals.record_reason, goal_id=goal_id, user_id=BIA, reason="work")
     await world.run(
@@ -521,7 +528,7 @@ async def test_reasons_are_shared_and_open_the_next_meeting_agenda(world: World)
 
 async def test_a_goal_marked_done_since_needs_no_reflection(world: World) -> None:
     goal_id = await add(world, BIA, "finish slides")
-    await world.at(datetime(2026, 1, 12, 0, 30, tzinfo=UTC))
+    await world.at(REVIEW_SP)
     await world.run(goals.complete_goal, guild_id=G, user_id=BIA, goal_ref=str(goal_id))
     with pytest.raises(Conflict):
         await world.run(goals.record_reason, goal_id=goal_id, user_id=BIA, reason="work")
@@ -532,7 +539,7 @@ async def test_a_snoozed_week_sends_nothing_and_counts_nothing_as_missed(world: 
     result = await world.run(goals.snooze, guild_id=G, user_id=AKI, week="this")
     assert result.week_start == date(2026, 1, 5)
     assert result.starts_at == datetime(2026, 1, 4, 15, 0, tzinfo=UTC)  # Monday 00:00 JST
-    await world.at(datetime(2026, 1, 11, 12, 45, tzinfo=UTC))  # past Aki's Sunday review
+    await world.at(REVIEW_TOKYO + timedelta(minutes=15))  # past Aki's Monday-morning review
     assert await world.checkins() == []
     assert await world.rows("checkin") == [] and await world.rows("weekly_prompt") == []
     assert world.messenger.sent == []
@@ -549,8 +556,6 @@ async def test_snoozing_calls_back_a_checkin_already_on_its_way(world: World) ->
     await add(world, AKI, "write")
     at = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
     world.clock.set(at)
-    async with unit_of_work(world.sessions) as session:
-        await goals.schedule_upcoming(session, now=at)
     # The plan ran (check-in enqueued) but the DM hasn't gone yet.
     [plan] = [r for r in await world.rows("checkin_plan") if r.due_at == at]
     await world.dispatcher.run_once()
@@ -575,7 +580,7 @@ async def test_the_prompt_names_a_pattern_after_a_few_weeks(world: World) -> Non
         )
         other = await add(world, BIA, f"run {week}", area="fitness")
         await world.run(goals.complete_goal, guild_id=G, user_id=BIA, goal_ref=str(other))
-        await world.at(datetime(2026, 1, 12, 0, 30, tzinfo=UTC) + timedelta(weeks=week))
+        await world.at(REVIEW_SP + timedelta(weeks=week))
         assert (await world.goal(writing)).status == "missed"
     prompts = [r for r in await world.rows("weekly_prompt") if r.user_id == BIA]
     assert len(prompts) == 4

@@ -24,7 +24,7 @@ from bot.migrate import upgrade
 from bot.services import outbox
 from bot.services.outbox import NewWork
 from bot.services.ports import OutgoingMessage, nonce_for
-from emulator import Emulator, Message
+from emulator import Emulator, Member, Message
 from models import OutboxItem
 from tests.dbutil import on_postgres, scratch_database
 
@@ -75,6 +75,32 @@ async def migrated(url: str) -> AsyncEngine:
     return engine
 
 
+async def due_dms_and_posts(
+    emu: Emulator, tmp_path: Path, name: str, n: int, rooms: int
+) -> tuple[str, AsyncEngine, list[Member]]:
+    """A migrated SQLite file with ``n`` check-in DMs (one per new member) and ``n`` notices
+    spread over ``rooms`` channels, all due a minute ago."""
+    guild = emu.create_guild()
+    members = [guild.add_member(f"m{i}") for i in range(n)]
+    channels = [guild.create_text_channel(f"room{i}") for i in range(rooms)]
+    url = f"sqlite+aiosqlite:///{tmp_path / name}"
+    engine = await migrated(url)
+    now = SystemClock().now() - timedelta(minutes=1)
+    message = outbox.delivery_payload(OutgoingMessage(content="time for your check-in"))
+    items = [
+        NewWork(key=f"dm{i}", kind="checkin", due_at=now, guild_id=guild.id,
+                user_id=m.id, payload=message)
+        for i, m in enumerate(members)
+    ] + [
+        NewWork(key=f"ch{i}", kind="notice", due_at=now, guild_id=guild.id,
+                channel_id=channels[i % rooms].id, payload=message)
+        for i in range(n)
+    ]  # fmt: skip
+    async with unit_of_work(create_sessionmaker(engine)) as session:
+        assert await outbox.enqueue_many(session, items=items, now=now) == 2 * n
+    return url, engine, members
+
+
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
     async with Emulator() as emulator:
@@ -84,25 +110,8 @@ async def emu() -> AsyncIterator[Emulator]:
 async def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     emu: Emulator, tmp_path: Path
 ) -> None:
-    guild = emu.create_guild()
-    members = [guild.add_member(f"m{i}") for i in range(500)]
-    rooms = [guild.create_text_channel(f"room{i}") for i in range(10)]
-    url = f"sqlite+aiosqlite:///{tmp_path / 'killed.sqlite3'}"
-    engine = await migrated(url)
+    url, engine, members = await due_dms_and_posts(emu, tmp_path, "killed.sqlite3", 500, 10)
     sessions = create_sessionmaker(engine)
-    now = SystemClock().now() - timedelta(minutes=1)
-    message = outbox.delivery_payload(OutgoingMessage(content="time for your check-in"))
-    items = [
-        NewWork(key=f"dm{i}", kind="checkin", due_at=now, guild_id=guild.id,
-                user_id=m.id, payload=message)
-        for i, m in enumerate(members)
-    ] + [
-        NewWork(key=f"ch{i}", kind="notice", due_at=now, guild_id=guild.id,
-                channel_id=rooms[i % 10].id, payload=message)
-        for i in range(500)
-    ]  # fmt: skip
-    async with unit_of_work(sessions) as session:
-        assert await outbox.enqueue_many(session, items=items, now=now) == 1000
 
     stuck_too_long: list[tuple[str, float]] = []
     live: list[Child] = []
@@ -211,3 +220,47 @@ async def test_two_processes_on_postgresql_send_5000_rows_each_claimed_once(
     messages = bot_messages(emu)
     assert len(messages) == 5000 == len({m.nonce for m in messages})
     assert len(emu.requests_to("POST /channels/*/messages")) == 5000
+
+
+async def test_sigkill_past_the_nonce_window_doubles_at_most_the_sends_in_flight(
+    tmp_path: Path,
+) -> None:
+    """Regression (issue 13): outcomes were recorded per batch of 100, so a crash forgot every
+    send of the batch so far, and a restart slower than Discord's de-duplication window sent them
+    again (68 of 1,000 DMs doubled). With the emulator's nonce window at zero (every restart is
+    "too slow"), only the sends in flight at the moment of each kill may be repeated: each
+    outcome is committed before its in-flight slot is given back."""
+    in_flight = 2
+    kills = 5
+    async with Emulator(nonce_window=0.0) as emu:
+        url, engine, _ = await due_dms_and_posts(emu, tmp_path, "window.sqlite3", 300, 5)
+        sessions = create_sessionmaker(engine)
+
+        rng = random.Random(13)
+        targets = sorted(rng.sample(range(30, 570), kills))
+        log = tmp_path / "children.log"
+        options = ("--batch", "100", "--in-flight", str(in_flight))
+        sent_at_kill = []
+        for target in targets:
+            child = await start_child(url, emu, log, *options)
+            await emu.wait_for(lambda: len(bot_messages(emu)) >= target or None, timeout=30)  # noqa: B023
+            child.proc.kill()  # SIGKILL mid-batch: the batch's earlier sends must be on record
+            await child.proc.wait()
+            sent_at_kill.append(len(bot_messages(emu)))
+        child = await start_child(url, emu, log, *options)
+        assert await finish(child, timeout=40) == 0
+        async with sessions() as session:
+            stored = list((await session.execute(select(OutboxItem))).scalars())
+        await engine.dispose()
+
+        assert all(0 < n < 600 + kills * in_flight for n in sent_at_kill)
+        assert Counter(r.state for r in stored) == {"sent": 600}
+        messages = bot_messages(emu)
+        per_nonce = Counter(m.nonce for m in messages)
+        assert set(per_nonce) == {nonce_for(r.key) for r in stored}
+        doubled = len(messages) - len(per_nonce)
+        print(f"nonce window 0: {kills} kills, {doubled} doubled (bound {kills * in_flight})")
+        assert doubled <= kills * in_flight
+        # Every row points at a message that really carries its nonce.
+        by_id = {m.id: m for m in messages}
+        assert all(by_id[r.message_id or 0].nonce == nonce_for(r.key) for r in stored)

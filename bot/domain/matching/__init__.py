@@ -5,7 +5,7 @@ Pure: no I/O. The rounds (Discord, database) and the offline `pairbot match` bot
 """
 
 from bot.domain.matching.engine import allowed_pairs, match_pool
-from bot.domain.matching.explain import render_group, render_unmatched
+from bot.domain.matching.explain import render_group, render_waiting
 from bot.domain.matching.features import SCALE
 from bot.domain.matching.model import (
     AGE_BRACKETS,
@@ -51,5 +51,5 @@ __all__ = [
     "allowed_pairs",
     "match_pool",
     "render_group",
-    "render_unmatched",
+    "render_waiting",
 ]

@@ -11,6 +11,7 @@ from datetime import datetime
 import numpy as np
 
 from bot.domain.availability import coming_weeks
+from bot.domain.matching.advice import advise as advise_members
 from bot.domain.matching.explain import explain_group, shared_weeks_of_pairs
 from bot.domain.matching.features import SCALE, PoolArrays, encode
 from bot.domain.matching.model import (
@@ -79,16 +80,20 @@ def match_pool(
     seed: int = 0,
     weeks: Sequence[datetime] | None = None,
     threads: int = 2,
+    advise: bool = False,
 ) -> MatchResult:
     """Match a pool: as many members as the hard rules allow, then the highest total score;
-    the odd one out per the community's policy; an explanation for everyone."""
+    the odd one out per the community's policy; an explanation for everyone. With `advise`,
+    also each unmatched member's side of it (:mod:`bot.domain.matching.advice`); the matching
+    itself is the same either way."""
     # The round allocates hundreds of thousands of small acyclic objects (windows, intervals,
     # explanations): the cyclic garbage collector's passes over them cost 0.3-0.4 s at
     # N = 10,000 and free nothing. Paused for the round, restored after it.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _match_pool(seekers, settings, now=now, seed=seed, weeks=weeks, threads=threads)
+        return _match_pool(seekers, settings, now=now, seed=seed, weeks=weeks, threads=threads,
+                           advise=advise)
     finally:
         if was_enabled:
             gc.enable()
@@ -102,6 +107,7 @@ def _match_pool(
     seed: int,
     weeks: Sequence[datetime] | None,
     threads: int,
+    advise: bool = False,
 ) -> MatchResult:
     settings = settings or CommunitySettings()
     timing: dict[str, float] = {}
@@ -187,6 +193,13 @@ def _match_pool(
     result_groups.sort(key=lambda g: g.members)
     unmatched.sort(key=lambda u: u.member_id)
     timing["explain_s"] = time.perf_counter() - t0
+    advice = {}
+    if advise:
+        t0 = time.perf_counter()
+        where = {s.id: x for x, s in enumerate(p.seekers)}
+        advice = advise_members(p, [where[u.member_id] for u in unmatched],
+                                allowed_degree=cand.allowed_degree)
+        timing["advice_s"] = time.perf_counter() - t0
     n_matched = sum(len(g.members) for g in result_groups)
     totals = MatchTotals(
         members=n,
@@ -206,6 +219,7 @@ def _match_pool(
         totals=totals,
         weeks=p.weeks,
         timing=timing,
+        advice=advice,
     )
 
 

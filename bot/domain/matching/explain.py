@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -18,13 +19,15 @@ from bot.domain.availability import (
     mask_to_utc_intervals,
     overlap_minutes,
 )
+from bot.domain.availability_text import format_availability
 from bot.domain.matching.model import (
+    Change,
     Group,
     GroupExplanation,
     Medium,
+    MemberAdvice,
     Rhythm,
     Seeker,
-    Unmatched,
     WeekOverlap,
 )
 from bot.domain.timezones import ts
@@ -170,27 +173,91 @@ def render_group(
     return "\n".join(lines)
 
 
-_UNMATCHED_WORDS = {
-    "no_overlap": (
-        "No one in this round's pool shares enough of your weekly availability. Adding hours to "
-        "your availability in /profile gives the next round more to work with."
-    ),
-    "preferences": (
-        "Everyone who shares enough time with you this round is ruled out by a preference, a "
-        "meeting rhythm, a language or a recent partnership (yours or theirs). Widening your "
-        "preferences could help."
-    ),
-    "odd_one_out": (
-        "Everyone who fits you was already paired this round, so someone had to wait. You'll "
-        "be first in line next round."
-    ),
-    "no_one_else": "You're the only one looking for a partner right now.",
+_OBSTACLE_WORDS = {
+    "wishes": "your partner wishes",
+    "rhythm": "a different meeting rhythm",
+    "language": "no language in common",
 }
+_RHYTHM_CHOICE = {"weekly": "every week", "biweekly": "every two weeks", "flexible": "flexible"}
+_WISH_WORDS = {"wish_gender": "gender", "wish_age": "age", "wish_language": "languages"}
 
 
-def render_unmatched(unmatched: Unmatched, next_round: datetime | None = None) -> str:
-    """The message a member left without a partner reads."""
-    text = "No partner for you this round. " + _UNMATCHED_WORDS[unmatched.reason]
+def advice_key(advice: MemberAdvice) -> str:
+    """What a waiting member was told, in short: the same key means nothing changed for them.
+    It holds whether anyone fits them at all (alone, nobody they could be paired with, fits
+    all taken, or not fitting yet) and the kind of change that would help; not the obstacles,
+    the change's details or its count, which move a little with every pool (one more member
+    with another rhythm, an equally small window elsewhere) without being news to them."""
+    lonely = advice.situation in ("time", "ruled_out")
+    what = advice.change.kind if advice.change is not None else "none"
+    return f"lonely:{what}" if lonely else advice.situation
+
+
+def _members(n: int) -> str:
+    return f"{n} member{'s' if n != 1 else ''}"
+
+
+def _next_local(window_day: int, minute: int, zone: str, now: datetime) -> datetime:
+    tz = ZoneInfo(zone)
+    local = now.astimezone(tz)
+    for ahead in range(8):
+        day = (local + timedelta(days=ahead)).date()
+        if day.weekday() != window_day:
+            continue
+        moment = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=tz)
+        if moment > now:
+            return moment
+    return now + timedelta(days=7)
+
+
+def _change_words(change: Change, opens: int, zone: str, now: datetime) -> str:
+    fit = f"{_members(opens)} in this round's pool would fit you"
+    if change.kind == "time":
+        first = change.windows[0]
+        when = _next_local(first.day, first.start, zone, now)
+        return (f"If you added {format_availability(change.windows)} (your time; next on "
+                f"{ts(when, 'F')}) to your availability in `/profile edit`, {fit}.")
+    if change.kind == "rhythm":
+        return f"If you chose “{_RHYTHM_CHOICE[change.value or 'flexible']}” as your meeting " \
+               f"rhythm in `/profile edit`, {fit}."
+    if change.kind == "language":
+        return f"If you added {change.value} to your languages in `/profile edit`, {fit}."
+    return (f"If you widened your wish about a partner's {_WISH_WORDS[change.kind]} in "
+            f"`/profile private`, {fit}.")
+
+
+def render_waiting(
+    advice: MemberAdvice, *, zone: str, now: datetime, next_round: datetime | None,
+    min_overlap_minutes: int, priority_failed: bool = False, reminder: bool = False,
+) -> str:
+    """The message a member left without a partner reads: their situation from their own side,
+    the smallest change of theirs that would help and how many it would open, and the next
+    round. For the member alone: it may name their own wishes, never anyone else's."""
+    lines = ["Still no partner for you." if reminder else "No partner for you this round."]
+    if priority_failed:
+        lines.append("You had priority this round, but priority can only choose among members "
+                     "who fit you, and none was free.")
+    if advice.situation == "alone":
+        lines.append("You're the only one looking for a partner right now.")
+    elif advice.situation == "no_fit":
+        lines.append("Nobody in this round's pool can be paired with you yet, and no change on "
+                     "your side would help right now. New members join all the time.")
+    elif advice.situation == "taken":
+        lines.append("Members who fit you were all paired with someone else this round. You keep "
+                     "priority for the next round: a head start, though it can't promise a "
+                     "partner.")
+    elif advice.situation == "time":
+        lines.append(f"None of the members you could be paired with shares at least "
+                     f"{_hours(min_overlap_minutes)} of your weekly time.")
+    else:
+        said = _join([_OBSTACLE_WORDS[o] for o in advice.obstacles])
+        lines.append(f"The members who share enough of your time are ruled out by {said}.")
+    if advice.change is not None and advice.opens > 0:
+        lines.append(_change_words(advice.change, advice.opens, zone, now))
+    elif advice.situation in ("time", "ruled_out"):
+        lines.append("No single change on your side would open a partner in this pool right now.")
+    tail = "I'll write again when something changes for you (or in four weeks if nothing does)."
     if next_round is not None:
-        text += f" The next round is {ts(next_round, 'F')} ({ts(next_round, 'R')})."
-    return text
+        tail = f"The next round is {ts(next_round, 'F')} ({ts(next_round, 'R')}). " + tail
+    lines.append(tail)
+    return "\n".join(lines)

@@ -117,8 +117,9 @@ def _slot_words(seekers: Sequence[Seeker], weeks: tuple[datetime, ...]) -> U64:
     """(weeks, WORDS_PER_WEEK, n) availability masks, equal bit for bit to `utc_slot_mask` for
     each member and week, computed for all members at once: every window placed on each local
     date touching the week (a table per zone), spans merged per member where they touch, then
-    the half-hour slots fully inside a merged span set. (Hashing members' windows to share the
-    work between alike members measured slower than doing it for everyone.)"""
+    the quarter-hour slots (SLOT_MINUTES) fully inside a merged span set. (Hashing members'
+    windows to share the work between alike members measured slower than doing it for
+    everyone.)"""
     n = len(seekers)
     zones_v: dict[str, int] = {}
     member_zone = [zones_v.setdefault(s.zone, len(zones_v)) for s in seekers]

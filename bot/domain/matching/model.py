@@ -163,6 +163,49 @@ class Unmatched:
     """True when the member should be matched first next round (carried over)."""
 
 
+Situation = Literal["alone", "no_fit", "taken", "time", "ruled_out"]
+"""Why a member left without a partner is waiting, from the member's own side:
+alone: nobody else is in the pool; no_fit: no change of theirs can open a partner in this pool;
+taken: partners fitting them exist but were paired with others; time: of the members they could
+be paired with, none shares enough time; ruled_out: some share enough time, but the member's own
+settings (partner wishes, rhythm, languages) rule them out."""
+
+Obstacle = Literal["wishes", "rhythm", "language"]
+ChangeKind = Literal["time", "rhythm", "language", "wish_gender", "wish_age", "wish_language"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a member's own profile that would open partners for them."""
+
+    kind: ChangeKind
+    windows: tuple[Window, ...] = ()
+    """For `time`: the local windows to add to the member's availability."""
+    value: str | None = None
+    """For `rhythm`: the rhythm to choose; for `language`: the language to add."""
+    minutes: int = 0
+    """For `time`: minutes added per week."""
+
+
+@dataclass(frozen=True)
+class MemberAdvice:
+    """What a member left without a partner may be told: computed from the same hard rules as
+    the round, from their own side only. A block, a past partner inside the repeat window or
+    another member's private wish is never an obstacle named here, nor a reason for a change:
+    members excluded that way are simply not counted."""
+
+    member_id: str
+    situation: Situation
+    obstacles: tuple[Obstacle, ...] = ()
+    """For `ruled_out`: which of the member's own settings rule out those who share time."""
+    change: Change | None = None
+    """The smallest change of their own that would open at least one partner."""
+    opens: int = 0
+    """How many members in the pool would fit them after `change`."""
+    hint: str = ""
+    """A hint for moderators from public fields only (availability, rhythm, languages)."""
+
+
 @dataclass(frozen=True)
 class MatchTotals:
     members: int
@@ -189,3 +232,5 @@ class MatchResult:
     weeks: tuple[datetime, ...]
     timing: dict[str, float] = field(default_factory=dict)
     """Seconds per phase (a monotonic performance counter, never the wall clock)."""
+    advice: dict[str, MemberAdvice] = field(default_factory=dict)
+    """Per unmatched member (when asked for with ``advise=True``): their side of the story."""

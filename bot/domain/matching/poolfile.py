@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.availability import Window
+from bot.domain.availability import SLOT_MINUTES, Window
 from bot.domain.matching.model import (
     AGE_BRACKETS,
     MEDIUMS,
@@ -31,6 +31,14 @@ RESULT_FORMAT = "pairbot-result/1"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 POOL = "pool"
 """The member id used in errors about the file itself or its settings."""
+YEARS = (1900, 9000)
+"""Dates a pool may name (`now`, `waiting_since`): the weeks after `now` must exist."""
+MAX_WEIGHT = 100.0
+"""Largest weight (points); with MAX_CAP it keeps every score far below the hard-rule floor."""
+MAX_CAP = 10
+"""Largest `goal_area_cap` / `language_cap`."""
+MAX_CAP_DAYS = 3650
+"""Largest `waiting_cap_days`."""
 
 
 class PoolFormatError(ValueError):
@@ -102,6 +110,8 @@ class _Ctx:
             raise self.fail(field, f"not an ISO 8601 date-time: {value!r}") from None
         if moment.tzinfo is None:
             raise self.fail(field, "needs a UTC offset or Z (e.g. 2026-03-16T17:00:00Z)")
+        if not YEARS[0] <= moment.year <= YEARS[1]:
+            raise self.fail(field, f"must be in the years {YEARS[0]}..{YEARS[1]}, not {value!r}")
         return moment
 
     def day(self, value: Any, field: str) -> date:
@@ -120,11 +130,11 @@ class _Ctx:
             raise self.fail(field, f"must be at least {low}{top}, not {value}")
         return value
 
-    def number(self, value: Any, field: str) -> float:
+    def number(self, value: Any, field: str, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
             value
-        ) or value < 0:
-            raise self.fail(field, f"must be a non-negative number, not {value!r}")
+        ) or not 0 <= value <= high:
+            raise self.fail(field, f"must be a number from 0 to {high:g}, not {value!r}")
         return float(value)
 
 
@@ -142,6 +152,8 @@ def _minutes(ctx: _Ctx, value: Any, field: str) -> int:
         raise ctx.fail(field, f"must be HH:MM or minutes after midnight, not {value!r}")
     if not 0 <= minutes <= 1440:
         raise ctx.fail(field, f"must be between 00:00 and 24:00, not {value!r}")
+    if minutes % SLOT_MINUTES:
+        raise ctx.fail(field, f"must be on a quarter hour (:00, :15, :30 or :45), not {value!r}")
     return minutes
 
 
@@ -274,10 +286,12 @@ def parse_settings(raw: Any) -> CommunitySettings:
         for key, value in wraw.items():
             if key not in wfields:
                 raise ctx.fail(f"settings.weights.{key}", "unknown weight")
-            if key.endswith(("_cap", "_days")):
-                wvalues[key] = ctx.integer(value, f"settings.weights.{key}", 0)
+            if key.endswith("_cap"):
+                wvalues[key] = ctx.integer(value, f"settings.weights.{key}", 0, MAX_CAP)
+            elif key.endswith("_days"):
+                wvalues[key] = ctx.integer(value, f"settings.weights.{key}", 0, MAX_CAP_DAYS)
             else:
-                wvalues[key] = ctx.number(value, f"settings.weights.{key}")
+                wvalues[key] = ctx.number(value, f"settings.weights.{key}", MAX_WEIGHT)
         values["weights"] = Weights(**wvalues)
     return CommunitySettings(**values)
 

@@ -1,0 +1,75 @@
+"""What every interaction is checked against, read from memory instead of the database.
+
+Before any command, button or form is handled the bot needs two facts: the community's access
+role, and whether the member's DMs were marked closed (a member who uses the bot again may be
+reachable by DM again). Reading them in a write transaction on every interaction put the
+database in front of Discord's 3-second deadline, so both live here:
+
+- the access role per community, read once and kept for :data:`TTL` seconds (``/admin setup``
+  forgets it at once in the process that ran it; another process sees a change within ``TTL``);
+- the members marked with closed DMs, loaded as one set and refreshed every ``TTL`` seconds;
+  the dispatcher tells the cache as soon as it marks someone. Only a member in that set costs a
+  write, once, to clear the mark.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import GuildSettings, Member
+
+TTL = 30.0
+
+
+class AccessCache:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        ttl: float = TTL,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._roles: dict[int, tuple[float, int | None]] = {}
+        self._closed: set[tuple[int, int]] = set()
+        self._closed_read_at: float | None = None
+
+    async def access_role(self, guild_id: int) -> int | None:
+        """The role a member needs to use pairbot here (``None``: everyone)."""
+        now = self._monotonic()
+        cached = self._roles.get(guild_id)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        async with self._sessions() as session:
+            role = await session.scalar(
+                select(GuildSettings.access_role_id).where(GuildSettings.guild_id == guild_id)
+            )
+        self._roles[guild_id] = (now, role)
+        return role
+
+    def forget(self, guild_id: int) -> None:
+        """The community's settings changed here: read them again next time."""
+        self._roles.pop(guild_id, None)
+
+    async def dms_marked_closed(self, guild_id: int, user_id: int) -> bool:
+        now = self._monotonic()
+        if self._closed_read_at is None or now - self._closed_read_at >= self._ttl:
+            async with self._sessions() as session:
+                rows = await session.execute(
+                    select(Member.guild_id, Member.user_id).where(Member.dms_closed.is_(True))
+                )
+                self._closed = {(g, u) for g, u in rows.all()}
+            self._closed_read_at = now
+        return (guild_id, user_id) in self._closed
+
+    def marked_closed(self, guild_id: int, user_id: int) -> None:
+        self._closed.add((guild_id, user_id))
+
+    def cleared(self, guild_id: int, user_id: int) -> None:
+        self._closed.discard((guild_id, user_id))

@@ -155,12 +155,16 @@ async def admitted(
 
 
 MAX_ID = 2**63 - 1  # Discord snowflakes and database row ids are signed 64-bit at most
-_DIGITS = re.compile(r"\d+")
 
 
 def _names_impossible_id(custom_id: str) -> bool:
-    """A number in the id larger than any id can be: only a forged custom_id has one."""
-    return any(len(run) > 19 or int(run) > MAX_ID for run in _DIGITS.findall(custom_id))
+    """A number field of one of pairbot's own ids (``pairbot:...:<id>``) larger than any id can
+    be: only a forged custom_id has one. (discord.py's own ids are random hex: not read.)"""
+    if not custom_id.startswith("pairbot:"):
+        return False
+    return any(
+        part.isdigit() and (len(part) > 19 or int(part) > MAX_ID) for part in custom_id.split(":")
+    )
 
 
 class GuardedViewStore(ViewStore):

@@ -105,7 +105,6 @@ class ProfileTextModal(BaseModal, title="Your intro and goals"):
                 now=self.bot.deps.clock.now(),
                 display_name=interaction.user.display_name,
             )
-        self.bot.deps.ticker.kick()  # the forum post follows through the outbox
         await send_ephemeral(
             interaction, "Saved your intro and goals. ✍️ `/profile show` shows everything."
         )
@@ -176,8 +175,6 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
             )
         intro = current.public.intro if current else None
         goals = current.public.goals_text if current else None
-        if not text_only:
-            self.bot.deps.ticker.kick()  # the forum post follows through the outbox
         if text_only:
             await interaction.response.send_modal(ProfileTextModal(self.bot, intro, goals))
             return

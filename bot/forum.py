@@ -6,7 +6,10 @@ post is always rebuilt from what is stored: calling it twice is harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -41,33 +44,69 @@ async def _tags_for(forum: discord.ForumChannel, wanted: tuple[str, ...]) -> lis
     return [by_name[n.lower()] for n in wanted if n.lower() in by_name][:MAX_POST_TAGS]
 
 
+@dataclass(frozen=True)
+class Synced:
+    """What :func:`sync_post` did: the post's link (None when closed or impossible), and when
+    the post must be rendered again because the first time it lists will have passed."""
+
+    link: str | None
+    refresh_at: datetime | None = None
+
+
+_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _lock(guild_id: int, user_id: int) -> asyncio.Lock:
+    """One sync at a time per member in this process: a command's own sync and the outbox's
+    must not both create the post."""
+    lock = _locks.get((guild_id, user_id))
+    if lock is None:
+        lock = _locks[(guild_id, user_id)] = asyncio.Lock()
+    return lock
+
+
 async def sync_post(
     bot: PairBot, *, guild_id: int, user_id: int, now: datetime, view: discord.ui.View
-) -> str | None:
-    """Bring the member's forum post in line with their pool status; return its link.
-    ``view`` carries the post's "Request partnership" button."""
+) -> Synced:
+    """Bring the member's forum post in line with their profile and pool status. ``view``
+    carries the post's "Request partnership" button. Nothing is edited when the post already
+    shows exactly this (a repeated or late run costs one read)."""
+    async with _lock(guild_id, user_id):
+        return await _sync_post(bot, guild_id=guild_id, user_id=user_id, now=now, view=view)
+
+
+async def _sync_post(
+    bot: PairBot, *, guild_id: int, user_id: int, now: datetime, view: discord.ui.View
+) -> Synced:
     async with unit_of_work(bot.deps.sessions) as session:
         state = await pool.post_state(session, guild_id=guild_id, user_id=user_id)
     if state is None or state.forum_channel_id is None:
-        return None
+        return Synced(None)
     forum = bot.get_channel(state.forum_channel_id)
     if not isinstance(forum, discord.ForumChannel):
         log.warning(
             "forum channel %s of guild %s is not available", state.forum_channel_id, guild_id
         )
-        return None
+        return Synced(None)
     thread = await _existing_thread(bot, state.forum_post_id)
     if state.pool_status == "idle":
         if thread is not None and not (thread.archived and thread.locked):
             await thread.edit(archived=True, locked=True)
-        return None
+        return Synced(None)
     post = forum_post(state.profile, display_name=state.display_name, now=now)
     body = post.body
     if state.pool_status == "paused":
         until = f" until {ts(state.paused_until, 'D')}" if state.paused_until else ""
         body = f"⏸️ *Taking a break{until}.*\n\n" + body
     tags = await _tags_for(forum, post.tags)
-    if thread is None:
+    starter: discord.Message | None = None
+    if thread is not None:
+        try:
+            starter = await thread.fetch_message(thread.id)
+        except discord.NotFound:
+            log.info("forum post %s lost its first message; opening a new post", thread.id)
+            thread = None
+    if thread is None or starter is None:
         created = await forum.create_thread(
             name=post.title,
             content=body,
@@ -77,11 +116,19 @@ async def sync_post(
         )
         async with unit_of_work(bot.deps.sessions) as session:
             await pool.set_forum_post(session, member_id=state.member_id, post_id=created.thread.id)
-        return created.thread.jump_url
-    await thread.edit(name=post.title, applied_tags=tags, archived=False, locked=False)
-    starter = await thread.fetch_message(thread.id)
-    await starter.edit(content=body, view=view, allowed_mentions=discord.AllowedMentions.none())
-    return thread.jump_url
+        return Synced(created.thread.jump_url, post.refresh_at)
+    same = (
+        thread.name == post.title
+        and {t.id for t in thread.applied_tags} == {t.id for t in tags}
+        and not thread.archived
+        and not thread.locked
+        and starter.content == body
+        and bool(starter.components)
+    )
+    if not same:
+        await thread.edit(name=post.title, applied_tags=tags, archived=False, locked=False)
+        await starter.edit(content=body, view=view, allowed_mentions=discord.AllowedMentions.none())
+    return Synced(thread.jump_url, post.refresh_at)
 
 
 async def _existing_thread(bot: PairBot, thread_id: int | None) -> discord.Thread | None:

@@ -153,12 +153,16 @@ async def admitted(
 
 
 MAX_ID = 2**63 - 1  # Discord snowflakes and database row ids are signed 64-bit at most
-_DIGITS = re.compile(r"\d+")
 
 
 def _names_impossible_id(custom_id: str) -> bool:
-    """A number in the id larger than any id can be: only a forged custom_id has one."""
-    return any(len(run) > 19 or int(run) > MAX_ID for run in _DIGITS.findall(custom_id))
+    """A number field of one of pairbot's own ids (``pairbot:...:<id>``) larger than any id can
+    be: only a forged custom_id has one. (discord.py's own ids are random hex: not read.)"""
+    if not custom_id.startswith("pairbot:"):
+        return False
+    return any(
+        part.isdigit() and (len(part) > 19 or int(part) > MAX_ID) for part in custom_id.split(":")
+    )
 
 
 class GuardedViewStore(ViewStore):
@@ -234,7 +238,7 @@ class GuardedViewStore(ViewStore):
             try:
                 if not await admitted(interaction):
                     return
-                if not handled():
+                if not await _settles(handled):
                     log.info("no handler for %r; answered as expired", custom_id[:100])
                     await send_ephemeral(interaction, EXPIRED)
                     return
@@ -244,6 +248,22 @@ class GuardedViewStore(ViewStore):
             forward()  # decided and handed over with no await between: the store can't change
 
         self.add_task(asyncio.create_task(run()))
+
+
+HANDLER_GRACE = 1.0
+"""Seconds an interaction may wait for its handler to appear: discord.py registers a reply's
+view only once the HTTP answer to that reply has arrived, which can come just after a quick
+press of its button arrives on the gateway."""
+
+
+async def _settles(handled: Callable[[], bool]) -> bool:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + HANDLER_GRACE
+    while not handled():
+        if loop.time() >= give_up:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def guard_components(client: Any) -> GuardedViewStore:

@@ -104,6 +104,7 @@ KIND_WORDS: dict[str, str] = {
     "quiet_partner": "Quiet-partner question",
     "mod_report": "Report to moderators",
     "post_delete": "Removing a forum post",
+    "post_sync": "Updating a forum post",
 }
 """Each kind of scheduled work in words a moderator understands (a test checks every declared
 kind has its words)."""

@@ -15,7 +15,10 @@ from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.forum import sync_post
 from bot.interactions import NO_PINGS, report_error, send_ephemeral
-from bot.services import pool
+from bot.services import pool, posts
+from bot.services.outbox import DueWork
+from bot.services.ports import Permanent, Transient
+from bot.services.posts import POST_SYNC
 from bot.services.profiles import find_member
 
 log = logging.getLogger(__name__)
@@ -140,17 +143,17 @@ async def decision_pressed(interaction: Interaction, request_id: int, *, accept:
 
 
 async def _sync(bot: PairBot, guild_id: int, user_id: int, now: datetime) -> str | None:
-    """Update the member's forum post; a Discord failure is logged and retried on the next tick
-    (the post is always rebuilt from the database)."""
+    """Update the member's forum post now, for the member waiting on it. The change already put
+    a ``post_sync`` row in the outbox, so a Discord failure here is only logged: the row
+    retries."""
     try:
-        return await sync_post(
+        synced = await sync_post(
             bot, guild_id=guild_id, user_id=user_id, now=now, view=post_view(user_id)
         )
     except discord.HTTPException:
         log.warning("forum post of member %s in guild %s not updated yet", user_id, guild_id)
-        async with unit_of_work(bot.deps.sessions) as session:
-            await pool.mark_post_stale(session, guild_id=guild_id, user_id=user_id)
         return None
+    return synced.link
 
 
 @app_commands.guild_only()
@@ -162,16 +165,42 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(RequestButton, DecisionButton)
         self.bot.deps.ticker.add_handler("pool-upkeep", self.upkeep)
+        self.bot.dispatcher.register(POST_SYNC.kind, self._post_sync)
 
     async def upkeep(self) -> None:
-        """Every tick: end pauses that are due and retry forum posts Discord refused earlier."""
+        """Every tick, before the dispatcher: end pauses that are due (their posts follow through
+        the outbox, in the same tick)."""
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
-            resumed = await pool.resume_due_pauses(session, now=now)
-            stale = await pool.stale_posts(session)
-            todo = {(m.guild_id, m.user_id) for m in resumed} | set(stale)
-        for guild_id, user_id in sorted(todo):
-            await _sync(self.bot, guild_id, user_id, now)
+            await pool.resume_due_pauses(session, now=now)
+            await pool.stale_posts(session, now=now)
+
+    async def _post_sync(self, session: Any, work: DueWork) -> None:
+        """Outbox work: bring one member's forum post up to date, and plan its next refresh.
+        Safe to repeat: the post is rebuilt from the database and left alone when unchanged."""
+        assert work.guild_id is not None and work.user_id is not None
+        now = self.bot.deps.clock.now()
+        try:
+            synced = await sync_post(
+                self.bot,
+                guild_id=work.guild_id,
+                user_id=work.user_id,
+                now=now,
+                view=post_view(work.user_id),
+            )
+        except discord.Forbidden as exc:
+            raise Permanent(f"forum post refused (http {exc.status})") from exc
+        except discord.HTTPException as exc:
+            raise Transient(f"discord http {exc.status}") from exc
+        if synced.link is not None and synced.refresh_at is not None:
+            await posts.queue_post_refresh(
+                session,
+                member_id=int(work.payload["member_id"]),
+                guild_id=work.guild_id,
+                user_id=work.user_id,
+                at=synced.refresh_at,
+                now=now,
+            )
 
     @app_commands.command(name="find", description="Join the pool and get a post in the forum")
     async def find(self, interaction: Interaction) -> None:

@@ -2,6 +2,12 @@
 
 Built from :class:`PublicProfile` only, so a private field cannot reach a post by accident.
 Times are Discord timestamps, which every reader's client shows in their own local time.
+
+A forum post stays up for weeks, and a Discord timestamp always names one instant, so the post
+shows availability twice: the weekly pattern as the member wrote it, in their zone (true every
+week), and the next time of each window as timestamps in the reader's own time. The post says
+when those next times have to be looked at again (:attr:`Post.refresh_at`, the end of the first
+of them); the outbox re-renders it then, so every listed time is always the next one.
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.availability import Window, mask_to_utc_intervals, utc_slot_mask
+from bot.domain.availability_text import format_availability
 from bot.domain.profile import RHYTHM_LABELS, PublicProfile
 from bot.domain.recurrence import local_to_utc
 from bot.domain.timezones import ts, validate_zone, zone_region
 
 TITLE_MAX = 100
 BODY_MAX = 1800
+POST_TIMES_MAX = 7
 
 
 def next_window_instants(
@@ -47,6 +55,7 @@ def _clock(minutes: int) -> dt.time:
 
 
 def availability_lines(profile: PublicProfile, now: datetime) -> list[str]:
+    """The next time of each weekly window, in the reader's own time (for a reply read now)."""
     if not profile.timezone:
         return []
     return [
@@ -55,11 +64,31 @@ def availability_lines(profile: PublicProfile, now: datetime) -> list[str]:
     ]
 
 
+def post_availability(profile: PublicProfile, now: datetime) -> tuple[list[str], datetime | None]:
+    """The post's availability: the weekly pattern in the member's zone, then the next time of
+    each window in the reader's time; and when the first of those has passed (re-render then)."""
+    if not profile.timezone or not profile.windows:
+        return [], None
+    upcoming = next_window_instants(profile.windows, profile.timezone, now)
+    shown = upcoming[:POST_TIMES_MAX]
+    lines = [
+        f"**Available every week** ({profile.timezone} time): "
+        + format_availability(profile.windows),
+        "Next times, shown in your own time:",
+        *(f"• {ts(start, 'F')} – {ts(end, 't')}" for start, end in shown),
+    ]
+    if len(upcoming) > len(shown):
+        lines.append(f"…and {len(upcoming) - len(shown)} more each week")
+    return lines, min((end for _, end in shown), default=None)
+
+
 @dataclass(frozen=True)
 class Post:
     title: str
     body: str
     tags: tuple[str, ...]
+    refresh_at: datetime | None = None
+    """When the first time the body lists has passed: the post must be rendered again then."""
 
 
 def forum_post(profile: PublicProfile, *, display_name: str, now: datetime) -> Post:
@@ -86,14 +115,21 @@ def forum_post(profile: PublicProfile, *, display_name: str, now: datetime) -> P
     if meta:
         text = " · ".join(meta)
         lines += ["", text[:1].upper() + text[1:]]
-    slots = availability_lines(profile, now)
-    if slots:
-        lines += ["", "**Available** (shown in your time):", *slots]
+    times, refresh_at = post_availability(profile, now)
     body = "\n".join(lines)
+    room = BODY_MAX - len(body) - 2
     if len(body) > BODY_MAX:
         body = body[: BODY_MAX - 1] + "…"
+    elif times:
+        # The times go last and whole: a cut timestamp would show as raw text.
+        kept: list[str] = []
+        for line in times:
+            if sum(len(x) + 1 for x in kept) + len(line) > room:
+                break
+            kept.append(line)
+        body += "\n\n" + "\n".join(kept)
     tags = (*profile.goal_areas, *((region,) if region else ()))
-    return Post(title=title, body=body, tags=tags)
+    return Post(title=title, body=body, tags=tags, refresh_at=refresh_at)
 
 
 def week_start_utc(moment: datetime) -> datetime:

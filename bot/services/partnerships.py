@@ -46,6 +46,7 @@ from bot.services.outbox import (
     register_kind,
 )
 from bot.services.ports import Button, OutgoingMessage
+from bot.services.posts import queue_post_sync
 from bot.services.profiles import ensure_member, find_member, public_profile
 from models import (
     Block,
@@ -418,14 +419,14 @@ def _event_key(
     return f"{stamp}:{event}:{secrets.token_hex(4)}"
 
 
-async def _back_to_pool(member: Member, now: datetime) -> None:
+async def _back_to_pool(session: AsyncSession, member: Member, now: datetime) -> None:
     """A member whose proposal fell through goes back to the pool first in line; their forum
-    post is reopened by the pool's upkeep."""
+    post reopens (through the outbox)."""
     member.pool_status = "seeking"
     member.waiting_since = now
     member.priority = True
     member.paused_until = None
-    member.forum_post_stale = True
+    await queue_post_sync(session, member=member, now=now)
     member.updated_at = now
 
 
@@ -583,8 +584,8 @@ async def propose(
         member.pool_status = "idle"
         member.waiting_since = None
         member.priority = False
-        member.forum_post_stale = True  # the pool's upkeep closes their forum post
         member.updated_at = now
+        await queue_post_sync(session, member=member, now=now)  # their post closes
     await session.flush()
     if source == "request":
         for pm in partnership.members:
@@ -778,7 +779,7 @@ async def decide(
         mine.private_reason = reason
         await _finish(session, partnership, reason="declined", now=now)
         for other in members.values():
-            await _back_to_pool(other, now)
+            await _back_to_pool(session, other, now)
         await _part_ways(
             session,
             partnership=partnership,
@@ -894,7 +895,7 @@ async def expire_proposal(session: AsyncSession, *, partnership_id: int, now: da
     members = await _members(session, partnership)
     await _finish(session, partnership, reason="expired", now=now)
     for member in members.values():
-        await _back_to_pool(member, now)
+        await _back_to_pool(session, member, now)
         await _dm(
             session,
             partnership=partnership,
@@ -1585,7 +1586,7 @@ async def answer_quiet(
             "end the partnership, use `/pair end`."
         )
     await _finish(session, partnership, reason="rematch", now=now)
-    await _back_to_pool(member, now)
+    await _back_to_pool(session, member, now)
     await _part_ways(
         session,
         partnership=partnership,

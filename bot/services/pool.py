@@ -19,6 +19,7 @@ from bot.domain.timezones import ts, validate_zone
 from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.services import outbox
 from bot.services.ports import Button, OutgoingMessage
+from bot.services.posts import queue_post_sync
 from bot.services.profiles import ensure_member, find_member, private_fields, public_profile
 from models import (
     Block,
@@ -78,6 +79,7 @@ async def join_pool(
         member.waiting_since = member.waiting_since or now
     member.paused_until = None
     member.updated_at = now
+    await queue_post_sync(session, member=member, now=now)
     await session.flush()
     return profile
 
@@ -95,6 +97,7 @@ async def pause(
     member.pool_status = "paused"
     member.paused_until = until
     member.updated_at = now
+    await queue_post_sync(session, member=member, now=now)
     await session.flush()
     return until
 
@@ -141,6 +144,7 @@ async def leave(session: AsyncSession, *, guild_id: int, user_id: int, now: date
     member.waiting_since = None
     member.updated_at = now
     await _close_requests(session, member_id=member.id, now=now)
+    await queue_post_sync(session, member=member, now=now)
     await session.flush()
 
 
@@ -161,6 +165,7 @@ async def resume_due_pauses(session: AsyncSession, *, now: datetime) -> list[Mem
         member.pool_status = "seeking"
         member.paused_until = None
         member.updated_at = now
+        await queue_post_sync(session, member=member, now=now)
     await session.flush()
     return members
 
@@ -447,17 +452,9 @@ async def set_forum_post(session: AsyncSession, *, member_id: int, post_id: int 
         await session.flush()
 
 
-async def mark_post_stale(session: AsyncSession, *, guild_id: int, user_id: int) -> None:
-    """Discord refused a post update: the next tick tries again."""
-    member = await find_member(session, guild_id=guild_id, user_id=user_id)
-    if member is not None:
-        member.forum_post_stale = True
-        await session.flush()
-
-
-async def stale_posts(session: AsyncSession, *, limit: int = 20) -> list[tuple[int, int]]:
-    """Members whose forum post still needs updating, as (guild id, user id); the flag is
-    cleared here and set again if the retry fails too."""
+async def stale_posts(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
+    """Members flagged ``forum_post_stale`` (by code that changes a pool status without the
+    outbox) get a ``post_sync`` row; returns how many."""
     members = list(
         (
             await session.execute(
@@ -467,8 +464,9 @@ async def stale_posts(session: AsyncSession, *, limit: int = 20) -> list[tuple[i
     )
     for member in members:
         member.forum_post_stale = False
+        await queue_post_sync(session, member=member, now=now)
     await session.flush()
-    return [(m.guild_id, m.user_id) for m in members]
+    return len(members)
 
 
 async def user_id_of(session: AsyncSession, *, member_id: int) -> int:

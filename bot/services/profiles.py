@@ -14,6 +14,7 @@ from bot.domain import profile as p
 from bot.domain.availability_text import format_availability, parse_availability
 from bot.domain.timezones import validate_zone
 from bot.services.guilds import get_settings
+from bot.services.posts import queue_post_sync
 from models import Member, MemberPrivate
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ async def update_profile(
     for name, value in values.items():
         setattr(member, name, value)
     member.updated_at = now
+    await queue_post_sync(session, member=member, now=now, only_if_posted=True)
     await session.flush()
     return public_profile(member)
 

@@ -56,6 +56,8 @@ async def press_forged(sb: Sandbox, who: Member, custom_id: str) -> str:
         f"pairbot:trial:continue:{HUGE}",
         f"pairbot:met:yes:{HUGE}",
         f"pairbot:quiet:wait:{HUGE}",
+        f"pairbot:g:ci:{HUGE}:done",
+        f"pairbot:g:why:{HUGE}",
     ],
 )
 async def test_a_forged_or_out_of_range_button_is_answered_as_expired(
@@ -78,6 +80,10 @@ async def test_a_forged_or_out_of_range_button_is_answered_as_expired(
         "pairbot:trial:part:987",
         "pairbot:met:no:987",
         "pairbot:quiet:rematch:987",
+        "pairbot:g:ci:987:done",
+        "pairbot:g:ci:987:note",
+        "pairbot:g:fb:987",
+        "pairbot:g:why:987",
         "pairbot:prop:accept:4294967296",  # fits 64 bits, not a 32-bit row id column
         "pairbot:req:decline:4294967296",
         "pairbot:met:yes:9223372036854775807",

@@ -28,13 +28,11 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import FakeClock
 from bot.db import create_engine
-from bot.domain.availability_text import parse_availability
 from bot.domain.partnership import suggest_slots
 from bot.domain.posts import overlap_runs, overlap_summary
-from bot.domain.profile import PublicProfile
 from bot.migrate import upgrade
 from bot.sandbox import Sandbox, sandbox
-from bot.simulation.people import STORIES
+from bot.simulation.people import STORIES, profile_options, public_profile
 from emulator import Channel, EmulatorError, Member, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -254,15 +252,7 @@ async def write_profiles(demo: Demo) -> None:
     demo.out.heading(f"{demo.now_text()}: {len(demo.people)} members describe themselves")
     for index, person in enumerate(demo.people):
         member = demo.members[person.name]
-        reply = await member.slash(
-            "profile edit",
-            timezone=person.zone,
-            availability=person.availability,
-            goal_areas=", ".join(person.goal_areas),
-            rhythm=person.rhythm,
-            medium=person.medium,
-            languages=", ".join(person.languages),
-        )
+        reply = await member.slash("profile edit", options=profile_options(person))
         opened = await member.press(reply, "Edit intro & goals")
         assert opened.modal is not None
         await member.submit(
@@ -329,24 +319,10 @@ def _overlapping_pair(demo: Demo) -> tuple[Persona | None, Persona | None]:
     for i, a in enumerate(plain):
         for b in plain[i + 1 :]:
             if a.zone != b.zone and a.rhythm == b.rhythm:
-                minutes, _ = overlap_summary(_public(a), _public(b), now)
+                minutes, _ = overlap_summary(public_profile(a), public_profile(b), now)
                 if minutes > best[0]:
                     best = (minutes, a, b)
     return best[1], best[2]
-
-
-def _public(person: Persona) -> PublicProfile:
-    return PublicProfile(
-        user_id=0,
-        timezone=person.zone,
-        windows=parse_availability(person.availability),
-        goal_areas=person.goal_areas,
-        intro=person.intro,
-        goals_text=person.goal,
-        rhythm=person.rhythm,
-        medium=person.medium,
-        languages=person.languages,
-    )
 
 
 async def matching_round(demo: Demo) -> None:
@@ -496,7 +472,7 @@ async def _decline(demo: Demo, thread: Channel, people: list[Persona], proposal:
 async def _set_meeting(demo: Demo, people: list[Persona], *, show: bool) -> None:
     """The first partner proposes a weekly meeting at the first suggested slot in their zone."""
     now = demo.sb.clock.now()
-    runs = overlap_runs(_public(people[0]), _public(people[1]), now)
+    runs = overlap_runs(public_profile(people[0]), public_profile(people[1]), now)
     slots = suggest_slots(runs, minutes=45, zone=people[0].zone)
     if not slots:
         return

@@ -65,6 +65,12 @@ class Ticker:
         self._kicks.add(task)
         task.add_done_callback(self._kicks.discard)
 
+    async def settled(self) -> None:
+        """Wait until every kicked tick has run (a simulation does this before it moves its
+        clock, so a kick sees the moment it was kicked at, as it would in a live bot)."""
+        while self._kicks:
+            await asyncio.gather(*self._kicks, return_exceptions=True)
+
     async def _kicked(self) -> None:
         async with self._lock:
             self._kick_waiting = False

@@ -377,15 +377,18 @@ class Checker:
             stamp = f"<t:{int(meeting.occurs_at.timestamp())}"
             remind_at = meeting.occurs_at - timedelta(minutes=pair.reminder_minutes)
             for user in users:
-                reminders = [
+                named = [
                     s
                     for s in self.observer.by_user.get(user, [])
-                    if s.change == "create"
-                    and s.from_bot
-                    and stamp in s.text
-                    and remind_at - SLACK <= s.at <= meeting.occurs_at
-                    and not any(i.startswith("pairbot:met:") for i in s.custom_ids)
+                    if s.change == "create" and s.from_bot and stamp in s.text
                 ]
+                reminders = [
+                    s for s in named if "**Agenda**" in s.text and s.at <= meeting.occurs_at
+                ]
+                # A meeting agreed (📅, "Meeting set") after its reminder moment is reminded
+                # at once.
+                agreed = [s.at for s in named if "📅" in s.text]
+                expected = max(remind_at, min(agreed, default=remind_at))
                 asked = self._seen_with("pairbot:met:", user)
                 asked = [
                     s
@@ -400,10 +403,10 @@ class Checker:
                         f"{name}: {len(reminders)} reminders for the meeting at "
                         f"{meeting.occurs_at:%a %d %b %H:%M} UTC (pair #{pair.id})",
                     )
-                elif abs(reminders[0].at - remind_at) > SLACK:
+                elif abs(reminders[0].at - expected) > SLACK:
                     self.problem(
                         "each meeting's reminder comes at the right instant",
-                        f"{name}: reminder at {reminders[0].at:%a %H:%M}, due {remind_at:%a %H:%M}",
+                        f"{name}: reminder at {reminders[0].at:%a %H:%M}, due {expected:%a %H:%M}",
                     )
                 if self.closed.get(user):
                     continue

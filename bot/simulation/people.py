@@ -12,6 +12,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
+
+from bot.domain.availability_text import parse_availability
+from bot.domain.profile import PublicProfile
 
 # (zone, languages, weight). Odd offsets and southern-hemisphere DST are there on purpose.
 ZONES: tuple[tuple[str, tuple[str, ...], int], ...] = (
@@ -108,6 +112,46 @@ class Person:
     def delay(self, rng: random.Random) -> timedelta:
         """How long until they react to something, or ``None``-like long for never."""
         return timedelta(minutes=rng.expovariate(1 / max(self.delay_hours * 60, 1)))
+
+
+class Profiled(Protocol):
+    """What a simulated member types into ``/profile edit`` (the simulator's and the demo's)."""
+
+    zone: str
+    availability: str
+    goal_areas: tuple[str, ...]
+    rhythm: str
+    medium: str
+    languages: tuple[str, ...]
+    intro: str
+    goals: tuple[str, ...]
+
+
+def profile_options(person: Profiled) -> dict[str, str]:
+    """The options of their ``/profile edit``."""
+    return {
+        "timezone": person.zone,
+        "availability": person.availability,
+        "goal_areas": ", ".join(person.goal_areas),
+        "rhythm": person.rhythm,
+        "medium": person.medium,
+        "languages": ", ".join(person.languages),
+    }
+
+
+def public_profile(person: Profiled) -> PublicProfile:
+    """Their profile as the bot's overlap arithmetic sees it."""
+    return PublicProfile(
+        user_id=0,
+        timezone=person.zone,
+        windows=parse_availability(person.availability),
+        goal_areas=person.goal_areas,
+        intro=person.intro,
+        goals_text="; ".join(person.goals),
+        rhythm=person.rhythm,
+        medium=person.medium,
+        languages=person.languages,
+    )
 
 
 def _window(rng: random.Random) -> str:

@@ -22,14 +22,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.db import read_only
-from bot.domain.availability_text import parse_availability
 from bot.domain.posts import overlap_runs
-from bot.domain.profile import PublicProfile
 from bot.sandbox import Sandbox
 from bot.services import outbox
 from bot.simulation.invariants import Checker, Problem
 from bot.simulation.observer import Observer, Seen
-from bot.simulation.people import Person
+from bot.simulation.people import Person, profile_options, public_profile
 from emulator import EmulatorError, Member, Reply
 from emulator.errors import NoAnswerError
 
@@ -127,10 +125,13 @@ class Simulation:
             if (due is not None and due <= now) or now - self.last_tick >= HEARTBEAT:
                 await self._tick()
                 continue
-            while self.agenda and self.agenda[0][0] <= now:
-                _, _, what, action = heapq.heappop(self.agenda)
-                await self._do(what, action)
-                self._react(self.observer.fresh())
+            if self.agenda and self.agenda[0][0] <= now:
+                while self.agenda and self.agenda[0][0] <= now:
+                    _, _, what, action = heapq.heappop(self.agenda)
+                    await self._do(what, action)
+                    self._react(self.observer.fresh())
+                await self.sb.bot.deps.ticker.settled()
+                continue  # what they did may have made work due now
             if now >= moment:
                 return
             step = min(moment, self.last_tick + HEARTBEAT)
@@ -193,15 +194,7 @@ class Simulation:
         reply = await self.act(
             person,
             "profile edit",
-            member.slash(
-                "profile edit",
-                timezone=person.zone,
-                availability=person.availability,
-                goal_areas=", ".join(person.goal_areas),
-                rhythm=person.rhythm,
-                medium=person.medium,
-                languages=", ".join(person.languages),
-            ),
+            member.slash("profile edit", options=profile_options(person)),
         )
         if reply is None or "Edit intro & goals" not in reply.button_labels:
             return
@@ -382,7 +375,7 @@ class Simulation:
             if partner is None:
                 return
             now = self.sb.clock.now()
-            runs = overlap_runs(_public(person), _public(partner), now)
+            runs = overlap_runs(public_profile(person), public_profile(partner), now)
             zone = ZoneInfo(person.zone)
             if runs:
                 start, stop = self.rng.choice(runs)
@@ -574,20 +567,6 @@ class Simulation:
             )
         )
         await self.act(person, f"bad input {case[0]}", member.slash(case[0], options=case[1]))
-
-
-def _public(person: Person) -> PublicProfile:
-    return PublicProfile(
-        user_id=0,
-        timezone=person.zone,
-        windows=parse_availability(person.availability),
-        goal_areas=person.goal_areas,
-        intro=person.intro,
-        goals_text="; ".join(person.goals),
-        rhythm=person.rhythm,
-        medium=person.medium,
-        languages=person.languages,
-    )
 
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)

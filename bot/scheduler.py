@@ -43,6 +43,7 @@ class Ticker:
             await self._run_handlers()
 
     async def _run_handlers(self) -> None:
+        """One tick's work, under the lock (subclasses time it here)."""
         if self._stopped:
             return
         self.ticks += 1

@@ -32,7 +32,7 @@ from bot.domain.partnership import suggest_slots
 from bot.domain.posts import overlap_runs, overlap_summary
 from bot.migrate import upgrade
 from bot.sandbox import Sandbox, sandbox
-from bot.simulation.people import STORIES, profile_options, public_profile
+from bot.simulation.people import STORIES, Person, profile_options, public_profile
 from emulator import Channel, EmulatorError, Member, Message, Reply
 
 log = logging.getLogger(__name__)
@@ -103,22 +103,7 @@ USER_MENTION = re.compile(r"<@!?(\d+)>")
 CHANNEL_MENTION = re.compile(r"<#(\d+)>")
 
 
-@dataclass
-class Persona:
-    name: str
-    zone: str
-    availability: str
-    goal_areas: tuple[str, ...]
-    rhythm: str
-    medium: str
-    languages: tuple[str, ...]
-    intro: str
-    goal: str
-    goals: tuple[str, ...] = ()
-    private: dict[str, str] = field(default_factory=dict)
-
-
-def community(size: int, seed: int) -> list[Persona]:
+def community(size: int, seed: int) -> list[Person]:
     """A seeded, varied community: zones across the world, different availability and goals,
     and a few members with private preferences."""
     rng = random.Random(seed)
@@ -137,7 +122,7 @@ def community(size: int, seed: int) -> list[Persona]:
         if rng.random() < 0.1:
             private["partner_genders"] = "woman"
         people.append(
-            Persona(
+            Person(
                 name=name,
                 zone=zone,
                 availability=rng.choice(AVAILABILITY),
@@ -146,7 +131,6 @@ def community(size: int, seed: int) -> list[Persona]:
                 medium=rng.choice(("text", "voice", "video")),
                 languages=languages,
                 intro=intro,
-                goal=goals[0],
                 goals=goals,
                 private=private,
             )
@@ -223,7 +207,7 @@ class Transcript:
 @dataclass
 class Demo:
     sb: Sandbox
-    people: list[Persona]
+    people: list[Person]
     members: dict[str, Member]
     out: Transcript
     weeks: int = 4
@@ -237,7 +221,7 @@ class Demo:
     def zone_of(self, name: str) -> str:
         return next(p.zone for p in self.people if p.name == name)
 
-    def _show(self, person: Persona, kind: str, what: str, text: str, times: int = 2) -> None:
+    def _show(self, person: Person, kind: str, what: str, text: str, times: int = 2) -> None:
         """Show the featured pair's messages, each kind a couple of times at most."""
         if self.shown[kind] < times:
             self.shown[kind] += 1
@@ -256,7 +240,7 @@ async def write_profiles(demo: Demo) -> None:
         opened = await member.press(reply, "Edit intro & goals")
         assert opened.modal is not None
         await member.submit(
-            opened.modal, {"A short intro": person.intro, "Your current goals": person.goal}
+            opened.modal, {"A short intro": person.intro, "Your current goals": person.goals[0]}
         )
         if person.private:
             await member.slash("profile private", options=person.private)
@@ -310,12 +294,12 @@ async def request_partnership(demo: Demo) -> None:
     demo.stats["requests accepted"] += 1
 
 
-def _overlapping_pair(demo: Demo) -> tuple[Persona | None, Persona | None]:
+def _overlapping_pair(demo: Demo) -> tuple[Person | None, Person | None]:
     """The two members in different zones (and without private wishes) who share the most
     free time, so the demo shows one overlap converted for each reader."""
     now = demo.sb.clock.now()
     plain = [p for p in demo.people if not p.private]
-    best: tuple[int, Persona | None, Persona | None] = (0, None, None)
+    best: tuple[int, Person | None, Person | None] = (0, None, None)
     for i, a in enumerate(plain):
         for b in plain[i + 1 :]:
             if a.zone != b.zone and a.rhythm == b.rhythm:
@@ -377,7 +361,7 @@ async def admin_setup(demo: Demo) -> None:
     demo.out.sees("the moderator", None, "(only them)", reply.content)
 
 
-def _pairs(demo: Demo) -> list[tuple[Channel, list[Persona]]]:
+def _pairs(demo: Demo) -> list[tuple[Channel, list[Person]]]:
     """Each private thread the bot opened, with the people in it."""
     by_id = {demo.members[p.name].id: p for p in demo.people}
     found = []
@@ -438,13 +422,13 @@ async def partners_meet(demo: Demo) -> None:
         await _set_meeting(demo, people, show=people[0].name in demo.featured[:1])
 
 
-def _decliner(pairs: list[tuple[Channel, list[Persona]]]) -> Channel | None:
+def _decliner(pairs: list[tuple[Channel, list[Person]]]) -> Channel | None:
     """One pair (not the first, whose journey the demo follows) where one member declines."""
     waiting = [t for t, _ in pairs if any("Decline" in m.button_labels for m in t.messages)]
     return waiting[-1] if len(waiting) >= 3 else None
 
 
-async def _decline(demo: Demo, thread: Channel, people: list[Persona], proposal: Message) -> None:
+async def _decline(demo: Demo, thread: Channel, people: list[Person], proposal: Message) -> None:
     """A member declines a proposal with a private reason; the other is told kindly, and
     never the reason."""
     who, other = people[0], people[1]
@@ -469,7 +453,7 @@ async def _decline(demo: Demo, thread: Channel, people: list[Persona], proposal:
     demo.stats["proposals declined"] += 1
 
 
-async def _set_meeting(demo: Demo, people: list[Persona], *, show: bool) -> None:
+async def _set_meeting(demo: Demo, people: list[Person], *, show: bool) -> None:
     """The first partner proposes a weekly meeting at the first suggested slot in their zone."""
     now = demo.sb.clock.now()
     runs = overlap_runs(public_profile(people[0]), public_profile(people[1]), now)
@@ -609,7 +593,7 @@ async def _respond(demo: Demo, rng: random.Random) -> None:
 
 
 async def _answer(
-    demo: Demo, person: Persona, member: Member, message: Message, rng: random.Random
+    demo: Demo, person: Person, member: Member, message: Message, rng: random.Random
 ) -> None:
     labels = message.button_labels
     featured = person.name in demo.featured
@@ -677,7 +661,7 @@ async def _answer(
 
 
 async def _thread_message(
-    demo: Demo, people: list[Persona], message: Message, rng: random.Random
+    demo: Demo, people: list[Person], message: Message, rng: random.Random
 ) -> None:
     featured = any(p.name in demo.featured for p in people)
     if featured and message.author.id == demo.sb.emu.bot_user.id:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
 from bot.domain.availability_text import parse_availability
 from bot.domain.profile import PublicProfile
@@ -89,7 +88,8 @@ STORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 @dataclass
 class Person:
-    """A simulated member: their profile as they type it, and their habits."""
+    """A simulated member (of the simulator's community or the demo's): their profile as they
+    type it, and their habits."""
 
     name: str
     zone: str
@@ -110,24 +110,12 @@ class Person:
     secret: str = ""
 
     def delay(self, rng: random.Random) -> timedelta:
-        """How long until they react to something, or ``None``-like long for never."""
+        """How long until they react to something (whether they react at all is
+        :attr:`answers`)."""
         return timedelta(minutes=rng.expovariate(1 / max(self.delay_hours * 60, 1)))
 
 
-class Profiled(Protocol):
-    """What a simulated member types into ``/profile edit`` (the simulator's and the demo's)."""
-
-    zone: str
-    availability: str
-    goal_areas: tuple[str, ...]
-    rhythm: str
-    medium: str
-    languages: tuple[str, ...]
-    intro: str
-    goals: tuple[str, ...]
-
-
-def profile_options(person: Profiled) -> dict[str, str]:
+def profile_options(person: Person) -> dict[str, str]:
     """The options of their ``/profile edit``."""
     return {
         "timezone": person.zone,
@@ -139,7 +127,7 @@ def profile_options(person: Profiled) -> dict[str, str]:
     }
 
 
-def public_profile(person: Profiled) -> PublicProfile:
+def public_profile(person: Person) -> PublicProfile:
     """Their profile as the bot's overlap arithmetic sees it."""
     return PublicProfile(
         user_id=0,

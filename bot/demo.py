@@ -543,16 +543,21 @@ async def _goal_done(demo: Demo, name: str) -> None:
         demo.stats["goals marked done early"] += 1
 
 
+def _bystanders(demo: Demo, *, newest: bool) -> tuple[Person, Person] | None:
+    """Two partners other than the pair whose journey the demo follows (the oldest such pair,
+    or the newest), for the journeys told once on the side."""
+    pairs = reversed(_pairs(demo)) if newest else iter(_pairs(demo))
+    found = next((people for _, people in pairs if people[0].name not in demo.featured), None)
+    return (found[0], found[1]) if found is not None else None
+
+
 async def pair_ends(demo: Demo) -> None:
     """One pair (not the one the demo follows) ends kindly: the partner is told, never why."""
     demo.out.heading(f"{demo.now_text()}: a partnership ends kindly")
-    chosen = next(
-        (people for _, people in _pairs(demo) if people[0].name not in demo.featured),
-        None,
-    )
+    chosen = _bystanders(demo, newest=False)
     if chosen is None:
         return
-    who, partner = chosen[0], chosen[1]
+    who, partner = chosen
     member = demo.members[who.name]
     form = await _act(demo, f"{who.name} ending", member.slash("pair end"))
     if form is None or form.modal is None:
@@ -721,13 +726,10 @@ async def privacy(demo: Demo) -> None:
     """A member takes a copy of their data and then deletes it; their partner is told kindly.
     A visitor who never used the bot asks too, and is told there is nothing."""
     demo.out.heading(f"{demo.now_text()}: a member takes their data and leaves")
-    chosen = next(
-        (people for _, people in reversed(_pairs(demo)) if people[0].name not in demo.featured),
-        None,
-    )
+    chosen = _bystanders(demo, newest=True)
     if chosen is None:
         return
-    leaver, partner = chosen[0], chosen[1]
+    leaver, partner = chosen
     member = demo.members[leaver.name]
     copy = await _act(demo, f"{leaver.name} exporting", member.slash("privacy export"))
     if copy is not None and copy.attachments:

@@ -8,7 +8,7 @@ Discord glue (may import discord). What the space shows comes ready-made from
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -58,15 +58,27 @@ def _pings(user_ids: Sequence[int]) -> discord.AllowedMentions:
     )
 
 
-async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View | None) -> Space:
+async def unpaced() -> None:
+    return None
+
+
+async def open_space(
+    bot: PairBot,
+    card: ProposalCard,
+    view: discord.ui.View | None,
+    *,
+    pace: Callable[[], Awaitable[None]] = unpaced,
+) -> Space:
     """Open the proposal's private thread and post it there with ``view`` (Accept / Decline,
     or none for a pair that has both chosen already); fall back to DMs. Retrying is safe: the
-    proposal message carries a deterministic nonce."""
+    proposal message carries a deterministic nonce. ``pace`` is awaited before each request
+    (the dispatcher's send pacing, so spaces and deliveries share one budget)."""
     buttons = view if view is not None else discord.utils.MISSING
     channel = _pair_channel(bot, card.pair_channel_id)
     if channel is not None:
         thread: discord.Thread | None = None
         try:
+            await pace()
             thread = await channel.create_thread(
                 name=card.thread_name,
                 type=discord.ChannelType.private_thread,
@@ -74,7 +86,9 @@ async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View | N
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
             for user_id in card.user_ids:
+                await pace()
                 await thread.add_user(discord.Object(id=user_id))
+            await pace()
             await thread.send(
                 card.thread_text,
                 view=buttons,
@@ -99,6 +113,7 @@ async def open_space(bot: PairBot, card: ProposalCard, view: discord.ui.View | N
     for user_id in card.user_ids:
         try:
             user = bot.get_user(user_id) or await bot.fetch_user(user_id)
+            await pace()
             await user.send(
                 card.dm_texts[user_id],
                 view=buttons,

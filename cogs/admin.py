@@ -250,14 +250,13 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
     ) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            report = await matching.run_round(
-                session,
-                guild_id=interaction.guild_id,
-                now=self.bot.deps.clock.now(),
-                trigger="moderator",
-                dry_run=dry_run,
-            )
+        report = await matching.run_round(
+            self.bot.deps.sessions,
+            guild_id=interaction.guild_id,
+            now=self.bot.deps.clock.now(),
+            trigger="moderator",
+            dry_run=dry_run,
+        )
         if not dry_run:
             self.bot.deps.ticker.kick()  # proposals and notices go out through the outbox
         await send_ephemeral(interaction, render_round(report, dry_run=dry_run))
@@ -352,7 +351,11 @@ class Rounds:
     async def handle(self, session: Any, work: DueWork) -> None:
         guild_id = int(work.payload["guild_id"])
         now = self.bot.deps.clock.now()
-        await matching.run_round(session, guild_id=guild_id, now=now, trigger="schedule")
+        # The round reads, solves and writes in its own short transactions (not this one, which
+        # only marks the row done): nothing is held while it solves, and it fits in one lease.
+        await matching.run_round(
+            self.bot.deps.sessions, guild_id=guild_id, now=now, trigger="schedule"
+        )
         await matching.schedule_next_round(session, guild_id=guild_id, now=now)
 
     async def schedule_all(self) -> None:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from bot.db import read_only, unit_of_work
 from bot.domain.availability_text import parse_availability
 from bot.domain.matching import (
     CommunitySettings,
@@ -205,105 +206,307 @@ def _reasons(group: Group) -> list[str]:
     return lines
 
 
+ROUND_CHUNK = 250
+"""Groups written per transaction: each chunk re-checks its members and commits on its own, so
+no transaction of a round holds the database (SQLite's write lock) for long."""
+SPACES_PER_SECOND = 8.0
+"""A round's private spaces open at most this many a second (each is about four requests: the
+thread, two members, the proposal), so a large round stays well inside Discord's 50 requests/s
+with room for reminders and commands, and is spread over many ticks."""
+
+
+@dataclass
+class PoolSnapshot:
+    """What a round read, after its read transaction ended: the seekers for the engine and,
+    per seeker, the member's id, user id and waiting spell (to re-check at write time)."""
+
+    guild_id: int
+    settings: GuildSettings
+    seekers: list[Seeker]
+    user_ids: dict[str, int]
+    spells: dict[str, datetime | None]
+
+
+@dataclass
+class RoundTimings:
+    """Seconds spent in each phase, and the longest single write transaction."""
+
+    read: float = 0.0
+    solve: float = 0.0
+    write: float = 0.0
+    longest_transaction: float = 0.0
+    chunks: int = 0
+    dropped_groups: int = 0
+
+
+async def read_pool(
+    sessions: async_sessionmaker[AsyncSession], *, guild_id: int, now: datetime
+) -> PoolSnapshot:
+    """Read the pool in a read-only session (on SQLite no write lock is taken or waited for) and
+    end it: nothing is held while the engine solves."""
+    async with read_only(sessions) as session:
+        settings = await session.get(GuildSettings, guild_id)
+        if settings is None:  # a community's first round: its defaults are stored first
+            async with unit_of_work(sessions) as writing:
+                settings = await get_settings(writing, guild_id=guild_id, now=now)
+        seekers, by_id = await load_pool(session, guild_id=guild_id)
+        session.expunge_all()
+    return PoolSnapshot(
+        guild_id=guild_id,
+        settings=settings,
+        seekers=seekers,
+        user_ids={k: m.user_id for k, m in by_id.items()},
+        spells={k: m.waiting_since for k, m in by_id.items()},
+    )
+
+
+async def solve(snapshot: PoolSnapshot, *, now: datetime, seed: int = 0) -> MatchResult:
+    """The engine, in a thread (seconds of CPU for a large pool): the bot keeps answering."""
+    return await asyncio.to_thread(
+        match_pool,
+        snapshot.seekers,
+        community_settings(snapshot.settings),
+        now=now,
+        seed=seed,
+        advise=True,
+    )
+
+
+def _explanation(group: Group) -> dict[str, Any]:
+    return {
+        "reasons": _reasons(group),
+        "shared_areas": list(group.explanation.shared_goal_areas),
+        "languages": list(group.explanation.shared_languages),
+        "overlap_minutes": group.explanation.weekly_overlap_minutes,
+    }
+
+
+async def _still_free(
+    session: AsyncSession, snapshot: PoolSnapshot, ids: list[int]
+) -> dict[int, Member]:
+    """Of ``ids``, the members who are, in this transaction, as the round read them: still in the
+    community, seeking, in the same waiting spell, and in no live partnership."""
+    busy = set(
+        (
+            await session.execute(
+                select(PartnershipMember.member_id)
+                .join(Partnership)
+                .where(PartnershipMember.member_id.in_(ids), Partnership.state.in_(LIVE_STATES))
+            )
+        ).scalars()
+    )
+    members = (await session.execute(select(Member).where(Member.id.in_(ids)))).scalars()
+    return {
+        m.id: m
+        for m in members
+        if m.id not in busy
+        and m.guild_id == snapshot.guild_id
+        and m.pool_status == "seeking"
+        and m.waiting_since == snapshot.spells.get(str(m.id))
+    }
+
+
+async def _blocked_pairs(session: AsyncSession, ids: list[int]) -> set[frozenset[int]]:
+    rows = await session.execute(
+        select(Block.blocker_id, Block.blocked_id).where(
+            Block.blocker_id.in_(ids), Block.blocked_id.in_(ids)
+        )
+    )
+    return {frozenset((int(a), int(b))) for a, b in rows}
+
+
+async def write_round(
+    sessions: async_sessionmaker[AsyncSession],
+    snapshot: PoolSnapshot,
+    result: MatchResult,
+    *,
+    now: datetime,
+    trigger: str,
+    seconds: float,
+    chunk: int = ROUND_CHUNK,
+    timings: RoundTimings | None = None,
+) -> RoundReport:
+    """Store a solved round in short transactions of ``chunk`` groups each. Each chunk checks its
+    groups again: one whose member left, paused, was paired or blocked the other since the read
+    is not proposed, and its members are told nothing this round (they are still waiting, with
+    their standing unchanged, and the next round takes them). Proposals' spaces are due
+    :data:`SPACES_PER_SECOND` apart."""
+    timings = timings if timings is not None else RoundTimings()
+    settings, guild_id = snapshot.settings, snapshot.guild_id
+    upcoming = next_round_at(settings, now)
+    started = time.perf_counter()
+
+    async def timed(step: Any) -> Any:
+        began = time.perf_counter()
+        async with unit_of_work(sessions) as session:
+            out = await step(session)
+        timings.longest_transaction = max(timings.longest_transaction, time.perf_counter() - began)
+        timings.chunks += 1
+        return out
+
+    async def open_record(session: AsyncSession) -> int:
+        record = MatchRound(
+            guild_id=guild_id,
+            ran_at=now,
+            pool_size=len(snapshot.seekers),
+            groups=len(result.groups),
+            unmatched=len(result.unmatched),
+            total_score=result.totals.total_score,
+            seconds=seconds,
+            trigger=trigger,
+        )
+        session.add(record)
+        await session.flush()
+        return record.id
+
+    round_id: int = await timed(open_record)
+    proposed: list[Group] = []
+    space_index = 0
+    for start in range(0, len(result.groups), chunk):
+        groups = result.groups[start : start + chunk]
+
+        async def write_chunk(session: AsyncSession, groups: Any = groups) -> list[Group]:
+            nonlocal space_index
+            ids = [int(m) for g in groups for m in g.members]
+            free = await _still_free(session, snapshot, ids)
+            blocked = await _blocked_pairs(session, ids)
+            kept: list[Group] = []
+            proposals: list[partnerships.RoundProposal] = []
+            for group in groups:
+                members = tuple(int(m) for m in group.members)
+                pairs = {frozenset((a, b)) for a in members for b in members if a < b}
+                if any(m not in free for m in members) or pairs & blocked:
+                    continue
+                kept.append(group)
+                proposals.append(
+                    partnerships.RoundProposal(
+                        member_ids=members,
+                        score=group.score,
+                        explanation=_explanation(group),
+                        space_open_at=now + dt.timedelta(seconds=space_index / SPACES_PER_SECOND),
+                    )
+                )
+                space_index += 1
+            await partnerships.propose_round(
+                session,
+                guild_id=guild_id,
+                proposals=proposals,
+                members=free,
+                round_id=round_id,
+                now=now,
+            )
+            matched = [m for p in proposals for m in p.member_ids]
+            if matched:
+                await session.execute(
+                    delete(RoundStanding).where(RoundStanding.member_id.in_(matched))
+                )
+            return kept
+
+        kept = await timed(write_chunk)
+        timings.dropped_groups += len(groups) - len(kept)
+        proposed += kept
+    for start in range(0, len(result.unmatched), chunk):
+        left = result.unmatched[start : start + chunk]
+
+        async def tell_chunk(session: AsyncSession, left: Any = left) -> None:
+            ids = [int(u.member_id) for u in left]
+            free = await _still_free(session, snapshot, ids)
+            standings = {
+                s.member_id: s
+                for s in (
+                    await session.execute(
+                        select(RoundStanding).where(RoundStanding.member_id.in_(ids))
+                    )
+                ).scalars()
+            }
+            record = await session.get(MatchRound, round_id)
+            assert record is not None
+            for unmatched in left:
+                member = free.get(int(unmatched.member_id))
+                if member is None:
+                    continue  # changed since the read: what we'd say may be wrong
+                await _tell_unmatched(
+                    session,
+                    member,
+                    result.advice[unmatched.member_id],
+                    standings.get(member.id),
+                    settings=settings,
+                    record=record,
+                    upcoming=upcoming,
+                    now=now,
+                )
+                member.priority = unmatched.priority or member.priority
+            await session.flush()
+
+        await timed(tell_chunk)
+    dropped = len(result.groups) - len(proposed)
+    if dropped:
+        log.info(
+            "round %s: %d groups changed before they were stored; they wait", round_id, dropped
+        )
+
+        async def correct(session: AsyncSession) -> None:
+            record = await session.get(MatchRound, round_id)
+            assert record is not None
+            record.groups = len(proposed)
+
+        await timed(correct)
+    timings.write = time.perf_counter() - started
+    return _report(round_id, snapshot, result, proposed, seconds, upcoming)
+
+
+def _report(
+    round_id: int | None,
+    snapshot: PoolSnapshot,
+    result: MatchResult,
+    groups: list[Group],
+    seconds: float,
+    upcoming: datetime,
+) -> RoundReport:
+    preview = tuple(
+        PreviewGroup(
+            user_ids=tuple(snapshot.user_ids[m] for m in g.members),
+            score=g.score,
+            overlap_minutes=g.explanation.weekly_overlap_minutes,
+            shared_goal_areas=g.explanation.shared_goal_areas,
+        )
+        for g in groups
+    )
+    left = tuple(
+        (snapshot.user_ids[u.member_id], result.advice[u.member_id].hint) for u in result.unmatched
+    )
+    return RoundReport(
+        round_id, len(snapshot.seekers), preview, left, result.totals.total_score, seconds, upcoming
+    )
+
+
 async def run_round(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     *,
     guild_id: int,
     now: datetime,
     trigger: str,
     dry_run: bool = False,
     seed: int = 0,
+    timings: RoundTimings | None = None,
 ) -> RoundReport:
-    """Match the community's pool now. A dry run computes and reports without changing
-    anything; a real round stores it, proposes each group and tells the unmatched why."""
-    settings = await get_settings(session, guild_id=guild_id, now=now)
-    seekers, by_id = await load_pool(session, guild_id=guild_id)
-    started = time.perf_counter()
-    # Seconds of CPU for a large pool: off the event loop, so the bot keeps answering meanwhile.
-    result: MatchResult = await asyncio.to_thread(
-        match_pool, seekers, community_settings(settings), now=now, seed=seed, advise=True
-    )
-    seconds = time.perf_counter() - started
-    upcoming = next_round_at(settings, now)
-    preview = tuple(
-        PreviewGroup(
-            user_ids=tuple(by_id[m].user_id for m in g.members),
-            score=g.score,
-            overlap_minutes=g.explanation.weekly_overlap_minutes,
-            shared_goal_areas=g.explanation.shared_goal_areas,
+    """Match the community's pool now: read it (and end the read), solve with no transaction
+    open, then store the round in short chunks (:func:`write_round`). A dry run computes and
+    reports without changing anything; a real round proposes each group and tells the unmatched
+    why."""
+    timings = timings if timings is not None else RoundTimings()
+    began = time.perf_counter()
+    snapshot = await read_pool(sessions, guild_id=guild_id, now=now)
+    timings.read = time.perf_counter() - began
+    began = time.perf_counter()
+    result = await solve(snapshot, now=now, seed=seed)
+    seconds = timings.solve = time.perf_counter() - began
+    if not dry_run:
+        return await write_round(
+            sessions, snapshot, result, now=now, trigger=trigger, seconds=seconds, timings=timings
         )
-        for g in result.groups
-    )
-    left = tuple(
-        (by_id[u.member_id].user_id, result.advice[u.member_id].hint) for u in result.unmatched
-    )
-    report = RoundReport(
-        None, len(seekers), preview, left, result.totals.total_score, seconds, upcoming
-    )
-    if dry_run:
-        return report
-    record = MatchRound(
-        guild_id=guild_id,
-        ran_at=now,
-        pool_size=len(seekers),
-        groups=len(result.groups),
-        unmatched=len(result.unmatched),
-        total_score=result.totals.total_score,
-        seconds=seconds,
-        trigger=trigger,
-    )
-    session.add(record)
-    await session.flush()
-    for group in result.groups:
-        await partnerships.propose(
-            session,
-            guild_id=guild_id,
-            member_ids=[int(m) for m in group.members],
-            source="round",
-            now=now,
-            round_id=record.id,
-            score=group.score,
-            explanation={
-                "reasons": _reasons(group),
-                "shared_areas": list(group.explanation.shared_goal_areas),
-                "languages": list(group.explanation.shared_languages),
-                "overlap_minutes": group.explanation.weekly_overlap_minutes,
-            },
-        )
-        for member_id in group.members:
-            by_id[member_id].priority = False
-    standings = {
-        s.member_id: s
-        for s in (
-            await session.execute(
-                select(RoundStanding).where(
-                    RoundStanding.member_id.in_([m.id for m in by_id.values()])
-                )
-            )
-        ).scalars()
-    }
-    for group in result.groups:
-        for member_id in group.members:
-            gone = standings.get(int(member_id))
-            if gone is not None:
-                await session.delete(gone)
-    for unmatched in result.unmatched:
-        member = by_id[unmatched.member_id]
-        await _tell_unmatched(
-            session,
-            member,
-            result.advice[unmatched.member_id],
-            standings.get(member.id),
-            settings=settings,
-            record=record,
-            upcoming=upcoming,
-            now=now,
-        )
-        member.priority = unmatched.priority or member.priority
-    await session.flush()
-    return RoundReport(
-        record.id, len(seekers), preview, left, result.totals.total_score, seconds, upcoming
-    )
+    upcoming = next_round_at(snapshot.settings, now)
+    return _report(None, snapshot, result, list(result.groups), seconds, upcoming)
 
 
 async def _tell_unmatched(

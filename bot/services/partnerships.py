@@ -46,7 +46,7 @@ from bot.services.outbox import (
     register_kind,
 )
 from bot.services.ports import Button, OutgoingMessage
-from bot.services.posts import queue_post_sync
+from bot.services.posts import queue_post_sync, queue_post_syncs
 from bot.services.profiles import ensure_member, find_member, public_profile
 from models import (
     Block,
@@ -657,6 +657,83 @@ async def _enqueue_space_open(
         guild_id=partnership.guild_id,
         payload={"partnership_id": partnership.id},
     )
+
+
+@dataclass(frozen=True)
+class RoundProposal:
+    """One group of a matching round, checked by the caller in this transaction (every member
+    still seeking, none in a live partnership, no block between them)."""
+
+    member_ids: tuple[int, ...]
+    score: float
+    explanation: dict[str, Any]
+    space_open_at: datetime  # when its space opens (a round's spaces are spread out)
+
+
+async def propose_round(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    proposals: Sequence[RoundProposal],
+    members: dict[int, Member],
+    round_id: int,
+    now: datetime,
+) -> list[Partnership]:
+    """:func:`propose` and :func:`open_proposal` for many groups of a round at once, in bulk
+    (a few statements per chunk, not a dozen per pair): the members leave the pool, their posts
+    follow, and each proposal gets its expiry and its ``space_open`` row, due at
+    ``space_open_at``. ``members`` holds every member named, loaded in this session."""
+    if not proposals:
+        return []
+    settings = await get_settings(session, guild_id=guild_id, now=now)
+    expires_at = now + timedelta(hours=max(d.PROPOSAL_HOURS_MIN, settings.proposal_hours))
+    created = [
+        Partnership(
+            guild_id=guild_id,
+            state="proposed",
+            source="round",
+            round_id=round_id,
+            score=p.score,
+            explanation=dict(p.explanation),
+            proposed_at=now,
+            expires_at=expires_at,
+            meeting_interval_weeks=d.pair_interval_weeks(members[m].rhythm for m in p.member_ids),
+            members=[PartnershipMember(member_id=m) for m in p.member_ids],
+        )
+        for p in proposals
+    ]
+    session.add_all(created)
+    moved = [members[m] for p in proposals for m in p.member_ids]
+    for member in moved:
+        member.pool_status = "idle"
+        member.waiting_since = None
+        member.priority = False
+        member.updated_at = now
+    await session.flush()
+    await queue_post_syncs(session, members=moved, now=now)  # their posts close
+    items: list[outbox.NewWork] = []
+    for partnership, proposal in zip(created, proposals, strict=True):
+        target = _target(partnership.id)
+        items.append(
+            outbox.NewWork(
+                key=occurrence_key(PROPOSAL_EXPIRY.kind, target, expires_at),
+                kind=PROPOSAL_EXPIRY.kind,
+                due_at=expires_at,
+                guild_id=guild_id,
+                payload={"partnership_id": partnership.id},
+            )
+        )
+        items.append(
+            outbox.NewWork(
+                key=occurrence_key(SPACE_OPEN.kind, target, now),
+                kind=SPACE_OPEN.kind,
+                due_at=max(now, proposal.space_open_at),
+                guild_id=guild_id,
+                payload={"partnership_id": partnership.id},
+            )
+        )
+    await outbox.enqueue_many(session, items=items, now=now)
+    return created
 
 
 def _opens_as_trial(partnership: Partnership) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -100,3 +101,38 @@ async def queue_post_refresh(
         user_id=user_id,
         payload={"member_id": member_id, "refresh": True},
     )
+
+
+async def queue_post_syncs(
+    session: AsyncSession, *, members: Sequence[Member], now: datetime
+) -> int:
+    """:func:`queue_post_sync` for many members at once (a round's pairs): one indexed lookup
+    of the rows already waiting (by ``target``) and one bulk insert; returns how many were
+    queued."""
+    if not members:
+        return 0
+    await session.flush()
+    targets = {f"{POST_SYNC.kind}:{_target(m.id)}": m for m in members}
+    waiting = set(
+        (
+            await session.execute(
+                select(OutboxItem.target).where(
+                    OutboxItem.target.in_(list(targets)),
+                    OutboxItem.state == OutboxState.PENDING.value,
+                )
+            )
+        ).scalars()
+    )
+    items = [
+        outbox.NewWork(
+            key=f"{occurrence_key(POST_SYNC.kind, _target(m.id), now)}:{secrets.token_hex(4)}",
+            kind=POST_SYNC.kind,
+            due_at=now,
+            payload={"member_id": m.id},
+            guild_id=m.guild_id,
+            user_id=m.user_id,
+        )
+        for target, m in targets.items()
+        if target not in waiting
+    ]
+    return await outbox.enqueue_many(session, items=items, now=now)

@@ -122,7 +122,7 @@ async def _migrate(settings: Settings) -> None:
 async def _run(settings: Settings) -> int:
     import discord
 
-    from bot.app import Deps, PairBot, point_at
+    from bot.app import Deps, build_bot, point_at
     from bot.clock import SystemClock
     from bot.db import create_sessionmaker
     from bot.metrics import Metrics, TimedTicker
@@ -155,7 +155,7 @@ async def _run(settings: Settings) -> int:
         ticker=TimedTicker(settings.tick_seconds, metrics),
         metrics=metrics,
     )
-    bot = PairBot(deps)
+    bot = build_bot(deps)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

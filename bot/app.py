@@ -136,6 +136,9 @@ class PairBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s in %d server(s)", self.user, len(self.guilds))
 
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("shard %d of %s ready", shard_id, self.shard_count)
+
     async def close(self) -> None:
         """Stop the scheduler (letting a running tick finish), the gateway, then the database.
         Safe to call more than once."""
@@ -148,3 +151,28 @@ class PairBot(commands.Bot):
         await self.deps.engine.dispose()
         self._closed_cleanly = True
         log.info("pairbot stopped cleanly")
+
+
+class ShardedPairBot(PairBot, commands.AutoShardedBot):
+    """PairBot running several shards in one process (discord.py's ``AutoShardedBot``): each
+    shard is its own gateway session, carrying only the events and interactions of its guilds.
+    Still a :class:`PairBot`, so the cogs see the same bot."""
+
+
+def shard_options(settings: Settings) -> dict[str, Any]:
+    """discord.py's sharding options for this process (none for an unsharded bot)."""
+    shards = settings.shards
+    if shards is None:
+        return {}
+    count, ids = shards
+    if len(ids) == 1:
+        return {"shard_id": ids[0], "shard_count": count}
+    return {"shard_ids": ids, "shard_count": count}
+
+
+def build_bot(deps: Deps, **options: Any) -> PairBot:
+    """The bot for this process's shards: a :class:`ShardedPairBot` when it runs more than one
+    shard, else a plain :class:`PairBot` (told its one shard, if the bot is sharded)."""
+    sharding = shard_options(deps.settings)
+    cls = ShardedPairBot if "shard_ids" in sharding else PairBot
+    return cls(deps, **sharding, **options)

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     claim_batch_size: int = Field(default=100, ge=1, le=10_000)
     lease_seconds: float = Field(default=120.0, ge=5, le=86_400)
     send_rate_per_second: float = Field(default=40.0, gt=0, le=50)
+    # Sharding (docs/running-a-large-community.md): how many shards the bot has in all, and
+    # which of them this process runs (all of them when unset).
+    shard_count: int | None = Field(default=None, ge=1, le=10_000)
+    shard_ids: list[int] | None = None
     api_base_url: str | None = None
     gateway_url: str | None = None
 
@@ -72,6 +76,38 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_format(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """``PAIRBOT_SHARD_IDS=0,1`` as well as the TOML list ``[0, 1]``."""
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.strip().strip("[]").split(",") if p.strip()]
+            return [int(p) if p.lstrip("-").isdigit() else p for p in parts]
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _ids_within_count(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if value is None:
+            return None
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("needs shard_count too (how many shards the bot has in all)")
+        if not value:
+            raise ValueError("lists no shard; leave it out to run every shard")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a shard twice")
+        if not all(0 <= i < count for i in value):
+            raise ValueError(f"each shard id must be 0 to {count - 1} (shard_count is {count})")
+        return sorted(value)
+
+    @property
+    def shards(self) -> tuple[int, list[int]] | None:
+        """``(shard_count, this process's shard ids)``, or ``None`` for an unsharded bot."""
+        if self.shard_count is None:
+            return None
+        return self.shard_count, self.shard_ids or list(range(self.shard_count))
 
     @field_validator("database_url")
     @classmethod

@@ -86,6 +86,8 @@ class Dispatcher:
         worker: str | None = None,
         on_dms_closed: Callable[[int, int], None] | None = None,
         on_outcomes: Callable[[dict[str, int]], None] | None = None,
+        heartbeat: timedelta | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.on_dms_closed = on_dms_closed
@@ -99,6 +101,13 @@ class Dispatcher:
         # Told the counts by state each time delivery outcomes are committed (metrics).
         self.on_outcomes = on_outcomes
         self._handlers: dict[str, Handler] = {}
+        # The heartbeat: while a batch is being worked on, the leases of its rows not yet
+        # finished are renewed every ``heartbeat`` (a third of the lease by default), so that a
+        # long handler (a big round) is never taken over by another process while it runs.
+        self.heartbeat = heartbeat or lease / 3
+        self._sleep = sleep
+        self._held: dict[int, DueWork] = {}
+        self.renewals = 0
 
     def register(self, kind: str, handler: Handler) -> None:
         """Route rows of ``kind`` (declared with ``outbox.register_kind``, not a delivery kind)
@@ -145,12 +154,20 @@ class Dispatcher:
                 break
             report.batches += 1
             report.claimed += len(batch)
-            deliveries = [w for w in batch if w.kind not in self._handlers]
-            if deliveries:
-                report.add(await self._deliver(deliveries, closed))
-            for work in batch:
-                if work.kind in self._handlers:
-                    report.add({await self._run_handler(work): 1})
+            self._held = {w.id: w for w in batch}
+            beating = asyncio.create_task(self._beat(), name="outbox-heartbeat")
+            try:
+                deliveries = [w for w in batch if w.kind not in self._handlers]
+                if deliveries:
+                    report.add(await self._deliver(deliveries, closed))
+                for work in batch:
+                    if work.kind in self._handlers:
+                        report.add({await self._run_handler(work): 1})
+                        self._held.pop(work.id, None)
+            finally:
+                beating.cancel()
+                await asyncio.gather(beating, return_exceptions=True)
+                self._held = {}
             if len(batch) < self.batch_size:
                 break
         if report.claimed or report.expired or report.released:
@@ -163,6 +180,31 @@ class Dispatcher:
                 report.released,
             )
         return report
+
+    async def renew_held(self) -> int:
+        """One heartbeat: extend the leases of this worker's unfinished claims to now + lease.
+        A row no longer this claim's is dropped from the held set (its outcome will be lost and
+        rolled back, as before). Returns how many leases were renewed."""
+        works = list(self._held.values())
+        if not works:
+            return 0
+        async with unit_of_work(self.sessions) as session:
+            held = await outbox.renew_leases(
+                session, works=works, now=self.clock.now(), lease=self.lease
+            )
+        for work in works:
+            if work.id not in held:
+                self._held.pop(work.id, None)
+        self.renewals += 1
+        return len(held)
+
+    async def _beat(self) -> None:
+        while True:
+            await self._sleep(self.heartbeat.total_seconds())
+            try:
+                await self.renew_held()
+            except Exception:  # the next beat tries again; the lease still has two thirds left
+                log.warning("outbox heartbeat failed; trying again", exc_info=True)
 
     # ----------------------------------------------------------------------- deliveries
 
@@ -185,6 +227,7 @@ class Dispatcher:
                     outcome = Outcome(work, "retry", reason=f"error: {type(exc).__name__}")
                 closed.update(newly_closed)
                 await recorder.record(outcome, newly_closed)
+                self._held.pop(work.id, None)
 
         tasks = [asyncio.ensure_future(one(w)) for w in batch]
         try:

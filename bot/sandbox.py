@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.app import Deps, PairBot
+from bot.app import Deps, PairBot, build_bot
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, unit_of_work
@@ -122,7 +122,7 @@ async def sandbox(
                     pair_channel_id=pairs.id,
                     mod_channel_id=mods.id,
                 )
-        bot = PairBot(deps, guild_ready_timeout=0.05)
+        bot = build_bot(deps, guild_ready_timeout=0.05)
         try:
             async with run_bot(emu, bot):
                 await deps.ticker.tick()  # let the start-up catch-up tick finish

@@ -60,6 +60,24 @@ PRIVILEGED_INTENTS = INTENT_MEMBERS | INTENT_PRESENCES | INTENT_MESSAGE_CONTENT
 #: Dispatches kept per session for RESUME (Discord keeps a few minutes' worth).
 REPLAY_BUFFER = 10_000
 
+#: Discord closes a session with 4011 ("Sharding required") past this many guilds per shard.
+MAX_GUILDS_PER_SHARD = 2_500
+
+
+def shard_for(guild_id: int, shard_count: int) -> int:
+    """Which shard carries a guild's events and interactions (Discord's rule); DMs go to 0."""
+    return (guild_id >> 22) % shard_count
+
+
+@dataclass(frozen=True)
+class Identified:
+    """One accepted IDENTIFY: when (the loop's clock) and for which shard."""
+
+    at: float
+    shard_id: int
+    shard_count: int
+    session_id: str
+
 
 @dataclass
 class Session:
@@ -79,7 +97,7 @@ class Session:
     def handles(self, guild_id: int | None) -> bool:
         if guild_id is None:
             return self.shard_id == 0
-        return (guild_id >> 22) % self.shard_count == self.shard_id
+        return shard_for(guild_id, self.shard_count) == self.shard_id
 
     def push(self, event: str, data: JSON) -> None:
         self.seq += 1
@@ -163,8 +181,16 @@ class Gateway:
         heartbeat_interval_ms: int = 41_250,
         compress: bool = False,
         allowed_intents: int = PRIVILEGED_INTENTS,
+        max_concurrency: int = 1,
+        session_start_total: int = 1000,
     ) -> None:
         self.world = world
+        #: What ``GET /gateway/bot`` tells the bot: IDENTIFYs allowed per 5 s per bucket
+        #: (``shard_id % max_concurrency``), and session starts a day, counted down by IDENTIFY.
+        self.max_concurrency = max_concurrency
+        self.session_start_total = session_start_total
+        #: Every accepted IDENTIFY, in order (tests check which shards came and when).
+        self.identified: list[Identified] = []
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.compress = compress
         self.allowed_intents = allowed_intents
@@ -189,6 +215,23 @@ class Gateway:
 
     def has_session_for(self, guild_id: int | None) -> bool:
         return any(s.handles(guild_id) for s in self.sessions.values())
+
+    def session_start_limit(self) -> JSON:
+        """``session_start_limit`` of ``GET /gateway/bot``: each IDENTIFY uses one start."""
+        return {
+            "total": self.session_start_total,
+            "remaining": max(0, self.session_start_total - self.identify_count),
+            "reset_after": 86_400_000,
+            "max_concurrency": self.max_concurrency,
+        }
+
+    def shards_connected(self) -> dict[int, int]:
+        """Live sessions by shard id (a shard identified twice counts twice)."""
+        live: dict[int, int] = {}
+        for s in self.sessions.values():
+            if s.connection is not None and not s.connection.ws.closed:
+                live[s.shard_id] = live.get(s.shard_id, 0) + 1
+        return live
 
     # --- outgoing ------------------------------------------------------------------------------
     def dispatch(
@@ -314,14 +357,23 @@ class Gateway:
             await conn.close(code=4014, message=b"Disallowed intent(s).")
             return
         shard = data.get("shard") or [0, 1]
-        shard_id, shard_count = int(shard[0]), int(shard[1])
+        try:
+            shard_id, shard_count = (int(part) for part in shard)
+        except (TypeError, ValueError):
+            shard_id, shard_count = -1, 0
         if not 0 <= shard_id < shard_count:
             await conn.close(code=4010, message=b"Invalid shard.")
             return
-        self.identify_count += 1
         session = Session(secrets.token_hex(16), shard_id, shard_count, int(intents))
-        self.sessions[session.id] = session
         guilds = [g for g in self.world.guilds.values() if session.handles(g.id)]
+        if len(guilds) > MAX_GUILDS_PER_SHARD:
+            await conn.close(code=4011, message=b"Sharding required.")
+            return
+        self.identify_count += 1
+        self.sessions[session.id] = session
+        self.identified.append(
+            Identified(asyncio.get_running_loop().time(), shard_id, shard_count, session.id)
+        )
         user = self.world.bot_user.to_payload()
         user.update({"verified": True, "mfa_enabled": False, "flags": 0, "email": None})
         ready: JSON = {

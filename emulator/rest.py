@@ -431,12 +431,7 @@ class Rest:
         return {
             "url": self.gateway.url,
             "shards": self.shard_count,
-            "session_start_limit": {
-                "total": 1000,
-                "remaining": 999,
-                "reset_after": 86_400_000,
-                "max_concurrency": 1,
-            },
+            "session_start_limit": self.gateway.session_start_limit(),
         }
 
     async def create_dm(self, ctx: Ctx) -> Any:

@@ -162,13 +162,16 @@ class Emulator:
         owner: str = "owner",
         bot_permissions: int = DEFAULT_BOT,
         everyone_permissions: int = DEFAULT_EVERYONE,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with @everyone, an owner, the bot (with its managed role) and #general."""
+        """A guild with @everyone, an owner, the bot (with its managed role) and #general;
+        ``shard=(shard_id, shard_count)`` gives it an id that shard carries."""
         return self.world.create_guild(
             name,
             owner=owner,
             bot_permissions=bot_permissions,
             everyone_permissions=everyone_permissions,
+            shard=shard,
         )
 
     @property

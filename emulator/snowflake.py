@@ -24,6 +24,16 @@ class SnowflakeFactory:
         self._last = value
         return value
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake that shard ``shard_id`` of ``shard_count`` owns (Discord's rule:
+        ``(id >> 22) % shard_count``), its timestamp moved a few milliseconds on if need be."""
+        value = self.next()
+        millis = value >> 22
+        millis += (shard_id - millis) % shard_count
+        value = (millis << 22) | (value & ((1 << 22) - 1))
+        self._last = max(self._last, value)
+        return value
+
 
 def iso_now() -> str:
     """Discord's ISO-8601 timestamps with an explicit UTC offset."""

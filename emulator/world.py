@@ -171,8 +171,12 @@ class World:
         owner: str = "owner",
         bot_permissions: int = DEFAULT_BOT,
         everyone_permissions: int = DEFAULT_EVERYONE,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        guild = Guild(self, self.snowflake(), name)
+        """A guild the bot is in. ``shard=(shard_id, shard_count)`` picks its id so that this
+        shard carries it (a guild's shard follows from its id, as on Discord)."""
+        guild_id = self.ids.next_on_shard(*shard) if shard is not None else self.snowflake()
+        guild = Guild(self, guild_id, name)
         guild.roles[guild.id] = Role(
             guild.id, guild.id, "@everyone", permissions=everyone_permissions
         )

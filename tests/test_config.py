@@ -147,3 +147,44 @@ def test_a_relative_data_dir_in_a_config_file_is_next_to_that_file(
     assert settings.resolved_database_url.endswith(f"{folder.resolve()}/state/pairbot.sqlite3")
     (folder / "config.toml").write_text(f'data_dir = "{tmp_path}/abs"\n', encoding="utf-8")
     assert load_settings(folder / "config.toml").data_dir == tmp_path / "abs"
+
+
+def test_shards_from_the_file_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings().shards is None
+    write(tmp_path / "config.toml", "shard_count = 4\nshard_ids = [3, 2]\n")
+    assert load_settings().shards == (4, [2, 3])
+    monkeypatch.setenv("PAIRBOT_SHARD_IDS", "0,1")
+    assert load_settings().shards == (4, [0, 1])
+    monkeypatch.delenv("PAIRBOT_SHARD_IDS")
+    write(tmp_path / "config.toml", "shard_count = 2\n")
+    assert load_settings().shards == (2, [0, 1])  # every shard in this process
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("shard_ids = [0]\n", "shard_ids: needs shard_count too"),
+        ("shard_count = 2\nshard_ids = [2]\n", "each shard id must be 0 to 1"),
+        ("shard_count = 2\nshard_ids = [1, 1]\n", "lists a shard twice"),
+        ("shard_count = 2\nshard_ids = []\n", "lists no shard"),
+        ("shard_count = 0\n", "shard_count: Input should be greater than or equal to 1"),
+    ],
+)
+def test_bad_shards_get_one_line(tmp_path: Path, body: str, expected: str) -> None:
+    write(tmp_path / "config.toml", body)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_bot_is_told_its_shards() -> None:
+    from bot.app import shard_options
+
+    assert shard_options(load_settings()) == {}
+    one = load_settings(shard_count=4, shard_ids=[2])
+    assert shard_options(one) == {"shard_id": 2, "shard_count": 4}
+    several = load_settings(shard_count=4, shard_ids=[0, 1])
+    assert shard_options(several) == {"shard_ids": [0, 1], "shard_count": 4}
+    assert shard_options(load_settings(shard_count=1)) == {"shard_id": 0, "shard_count": 1}

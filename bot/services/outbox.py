@@ -485,6 +485,30 @@ async def claim(
     return [_due_work(row, worker=worker, lease_until=lease_until) for row in rows]
 
 
+async def renew_leases(
+    session: AsyncSession, *, works: Collection[DueWork], now: datetime, lease: timedelta
+) -> set[int]:
+    """Extend the leases of claims still held (the heartbeat of a worker whose handlers run
+    long), fenced like an outcome: a row released, expired or taken over meanwhile is left
+    alone. Returns the ids still held. One statement, however many rows."""
+    if not works:
+        return set()
+    held = (
+        await session.execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.state == OutboxState.CLAIMED.value,
+                tuple_(OUTBOX.c.id, OUTBOX.c.claimed_by, OUTBOX.c.attempt).in_(
+                    [(w.id, w.claimed_by, w.attempt) for w in works]
+                ),
+            )
+            .values(lease_until=now + lease)
+            .returning(OUTBOX.c.id)
+        )
+    ).scalars()
+    return set(held)
+
+
 async def work_waiting(session: AsyncSession, *, now: datetime) -> bool:
     """Whether a tick has anything to do: a pending row due, or a claim whose lease ran out.
     One indexed read, so an idle tick costs no write transaction."""

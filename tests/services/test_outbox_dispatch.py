@@ -397,3 +397,79 @@ async def test_a_dm_closed_error_on_a_channel_send_fails_without_retrying(
     await make_dispatcher(sessions, clock, messenger).run_once()
     [row] = await rows(sessions)
     assert (row.state, row.reason) == ("failed", "dms closed")
+
+
+async def test_a_long_handler_keeps_its_claim_through_the_heartbeat(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Issue 13: a round longer than the lease was stolen back and forth. The heartbeat renews
+    the leases a worker still holds, so another worker finds nothing to take over."""
+    import asyncio
+
+    now = clock.now()
+    await add(sessions, clock, [NewWork(key="long", kind="match_round", due_at=now, guild_id=G)])
+    go: asyncio.Queue[None] = asyncio.Queue()
+    beaten: asyncio.Queue[None] = asyncio.Queue()
+    sleeps = 0
+
+    async def sleep(_seconds: float) -> None:
+        """The heartbeat's timer, moved by the test: a later call means a beat finished."""
+        nonlocal sleeps
+        if sleeps:
+            beaten.put_nowait(None)
+        sleeps += 1
+        await go.get()
+
+    stolen: list[list[DueWork]] = []
+
+    async def long_round(session: AsyncSession, work: DueWork) -> None:
+        for _ in range(3):  # three beats, two thirds of a lease apart: 2 leases in all
+            clock.advance(LEASE * 2 / 3)
+            go.put_nowait(None)
+            await asyncio.wait_for(beaten.get(), 10)  # a guard only: fails, never waits
+            async with unit_of_work(sessions) as other:
+                await outbox.release_expired_leases(other, now=clock.now())
+                stolen.append(
+                    await outbox.claim(other, now=clock.now(), worker="other", limit=1, lease=LEASE)
+                )
+        session.add(Member(guild_id=G, user_id=1, created_at=now, updated_at=now))
+
+    dispatcher = make_dispatcher(sessions, clock, RecordingMessenger(), sleep=sleep)
+    dispatcher.register("match_round", long_round)
+    assert dispatcher.heartbeat == LEASE / 3
+    assert (await dispatcher.run_once()).states == {"done": 1}
+    assert stolen == [[], [], []]
+    assert dispatcher.renewals == 3
+    [row] = await rows(sessions)
+    assert (row.state, row.claimed_by, row.attempt) == ("done", dispatcher.worker, 1)
+    async with sessions() as session:
+        assert (await session.execute(select(Member.user_id))).scalars().all() == [1]
+
+
+async def test_the_heartbeat_renews_only_claims_still_held(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    now = clock.now()
+    await add(
+        sessions,
+        clock,
+        [NewWork(key=f"r{i}", kind="match_round", due_at=now, guild_id=G) for i in range(3)],
+    )
+    async with unit_of_work(sessions) as session:
+        mine = await outbox.claim(session, now=now, worker="me", limit=3, lease=LEASE)
+    later = now + LEASE + timedelta(seconds=1)
+    async with unit_of_work(sessions) as session:  # r0's lease ran out; "other" took it over
+        await outbox.release_expired_leases(session, now=later)
+        [taken] = await outbox.claim(session, now=later, worker="other", limit=1, lease=LEASE)
+    assert taken.key == "r0"
+    async with unit_of_work(sessions) as session:
+        await outbox.mark_done(session, work=taken, now=later)
+    # r1 and r2 were released too (their leases ran out) and are pending again: not held.
+    async with unit_of_work(sessions) as session:
+        again = await outbox.claim(session, now=later, worker="me", limit=2, lease=LEASE)
+    async with unit_of_work(sessions) as session:
+        held = await outbox.renew_leases(session, works=[*mine, *again], now=later, lease=LEASE)
+    assert held == {w.id for w in again}
+    by_key = {r.key: r for r in await rows(sessions)}
+    assert by_key["r0"].state == "done"
+    assert {by_key[k].lease_until for k in ("r1", "r2")} == {later + LEASE}

@@ -162,13 +162,16 @@ class Emulator:
         owner: str = "owner",
         bot_permissions: int = DEFAULT_BOT,
         everyone_permissions: int = DEFAULT_EVERYONE,
+        guild_id: int | None = None,
     ) -> Guild:
-        """A guild with @everyone, an owner, the bot (with its managed role) and #general."""
+        """A guild with @everyone, an owner, the bot (with its managed role) and #general.
+        ``guild_id`` fixes its id (a benchmark's prebuilt database names its guilds)."""
         return self.world.create_guild(
             name,
             owner=owner,
             bot_permissions=bot_permissions,
             everyone_permissions=everyone_permissions,
+            guild_id=guild_id,
         )
 
     @property

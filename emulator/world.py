@@ -171,8 +171,9 @@ class World:
         owner: str = "owner",
         bot_permissions: int = DEFAULT_BOT,
         everyone_permissions: int = DEFAULT_EVERYONE,
+        guild_id: int | None = None,
     ) -> Guild:
-        guild = Guild(self, self.snowflake(), name)
+        guild = Guild(self, guild_id or self.snowflake(), name)
         guild.roles[guild.id] = Role(
             guild.id, guild.id, "@everyone", permissions=everyone_permissions
         )

@@ -163,15 +163,18 @@ class Emulator:
         bot_permissions: int = DEFAULT_BOT,
         everyone_permissions: int = DEFAULT_EVERYONE,
         shard: tuple[int, int] | None = None,
+        guild_id: int | None = None,
     ) -> Guild:
         """A guild with @everyone, an owner, the bot (with its managed role) and #general;
-        ``shard=(shard_id, shard_count)`` gives it an id that shard carries."""
+        ``shard=(shard_id, shard_count)`` gives it an id that shard carries, ``guild_id`` fixes
+        its id (a benchmark's prebuilt database names its guilds)."""
         return self.world.create_guild(
             name,
             owner=owner,
             bot_permissions=bot_permissions,
             everyone_permissions=everyone_permissions,
             shard=shard,
+            guild_id=guild_id,
         )
 
     @property

@@ -172,10 +172,13 @@ class World:
         bot_permissions: int = DEFAULT_BOT,
         everyone_permissions: int = DEFAULT_EVERYONE,
         shard: tuple[int, int] | None = None,
+        guild_id: int | None = None,
     ) -> Guild:
         """A guild the bot is in. ``shard=(shard_id, shard_count)`` picks its id so that this
-        shard carries it (a guild's shard follows from its id, as on Discord)."""
-        guild_id = self.ids.next_on_shard(*shard) if shard is not None else self.snowflake()
+        shard carries it (a guild's shard follows from its id, as on Discord); ``guild_id``
+        fixes it."""
+        if guild_id is None:
+            guild_id = self.ids.next_on_shard(*shard) if shard is not None else self.snowflake()
         guild = Guild(self, guild_id, name)
         guild.roles[guild.id] = Role(
             guild.id, guild.id, "@everyone", permissions=everyone_permissions

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.access import AccessCache
 from bot.clock import Clock
 from bot.config import Settings
-from bot.dispatch import DiscordMessenger, Dispatcher
+from bot.dispatch import DiscordMessenger, Dispatcher, SharedPacer
 from bot.interactions import PairTree
 from bot.metrics import Metrics, OpsServer, serve
 from bot.scheduler import Ticker
@@ -80,7 +80,14 @@ class PairBot(commands.Bot):
             sessions=deps.sessions,
             clock=deps.clock,
             messenger=deps.messenger
-            or DiscordMessenger(self, rate_per_second=settings.send_rate_per_second),
+            or DiscordMessenger(
+                self,
+                rate_per_second=settings.send_rate_per_second,
+                # Several processes share PostgreSQL, and so one send budget; SQLite is one.
+                pacer=SharedPacer(deps.sessions, rate_per_second=settings.send_rate_per_second)
+                if deps.engine.dialect.name == "postgresql"
+                else None,
+            ),
             batch_size=settings.claim_batch_size,
             lease=timedelta(seconds=settings.lease_seconds),
             on_outcomes=self._count_deliveries if deps.metrics is not None else None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time as time_module
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db import read_only, unit_of_work
-from bot.services import outbox
+from bot.services import outbox, send_budget
 from bot.services.outbox import DueWork, Outcome
 from bot.services.ports import (
     DmClosed,
@@ -430,6 +431,65 @@ class Pacer:
             self._next = loop.time() + self.interval
 
 
+class SharedPacer:
+    """The pacer of a bot run as several processes on PostgreSQL: besides the local spacing,
+    every request takes a send from the one budget all processes share (``send_budget``), so
+    that together they stay under ``rate_per_second`` (Discord's 50/s is per bot, not per
+    process). Sends are reserved ``batch`` at a time: one database round trip per few sends;
+    what a process reserved and did not use in its second is simply lost.
+
+    ``time`` and ``sleep`` are the wall clock (the budget's seconds must agree across processes,
+    so it is Unix time) and the wait for the next second; tests inject both."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        rate_per_second: float,
+        batch: int = 4,
+        time: Callable[[], float] = time_module.time,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        local: Pacer | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.limit = max(1, int(rate_per_second))
+        self.batch = max(1, min(batch, self.limit))
+        self.local = local or Pacer(rate_per_second)
+        self._time = time
+        self._sleep = sleep
+        self._second: int | None = None
+        self._tokens = 0
+        self._swept: int | None = None
+        self._lock = asyncio.Lock()
+        self.reservations = 0  # database round trips, for tests and benchmarks
+
+    async def wait(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._time()
+                second = int(now)
+                if second != self._second:
+                    self._second, self._tokens = second, 0
+                if self._tokens > 0:
+                    self._tokens -= 1
+                    break
+                async with unit_of_work(self.sessions) as session:
+                    granted = await send_budget.reserve(
+                        session, second=second, wanted=self.batch, limit=self.limit
+                    )
+                    if self._swept != second // send_budget.KEEP_SECONDS:
+                        self._swept = second // send_budget.KEEP_SECONDS
+                        await send_budget.forget_before(session, second=second)
+                self.reservations += 1
+                if int(self._time()) != second:
+                    continue  # the round trip outlasted the second: its grant is void
+                if granted:
+                    self._tokens = granted - 1
+                    break
+                await self._sleep(max(0.0, second + 1 - now))  # this second is used up
+        await self.local.wait()
+
+
 BUTTON_STYLES = {
     "primary": discord.ButtonStyle.primary,
     "secondary": discord.ButtonStyle.secondary,
@@ -471,9 +531,15 @@ class DiscordMessenger:
 
     DM_CACHE_SIZE = 50_000
 
-    def __init__(self, client: discord.Client, *, rate_per_second: float | None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        rate_per_second: float | None,
+        pacer: Pacer | SharedPacer | None = None,
+    ) -> None:
         self.client = client
-        self.pacer = Pacer(rate_per_second)
+        self.pacer = pacer or Pacer(rate_per_second)
         self._dm_channels: OrderedDict[int, int] = OrderedDict()
 
     async def send_dm(self, *, user_id: int, message: OutgoingMessage, nonce: str) -> Sent:

@@ -10,6 +10,7 @@ from models.outbox import OutboxItem, OutboxState
 from models.partnership import MatchRound, Partnership, PartnershipMember
 from models.pool import Block, PartnerRequest
 from models.rounds import RoundStanding
+from models.send_budget import SendBudget
 
 __all__ = [
     "Base",
@@ -31,6 +32,7 @@ __all__ = [
     "PartnershipMember",
     "Report",
     "RoundStanding",
+    "SendBudget",
     "Snooze",
     "UTCDateTime",
 ]

@@ -69,7 +69,7 @@ def reference_points(a: Seeker, b: Seeker, cs: CommunitySettings) -> int | None:
     points += round(SCALE * w.same_rhythm) * (a.rhythm == b.rhythm)
     points += round(SCALE * w.same_medium) * (a.medium == b.medium)
     for m in (a, b):
-        if m.waiting_since is not None:
+        if m.waiting_since is not None and w.waiting_cap_days > 0:
             days = max((NOW - m.waiting_since).total_seconds() / 86400, 0)
             points += round(SCALE * w.waiting * min(days, w.waiting_cap_days) / w.waiting_cap_days)
         points += round(SCALE * w.carried_over) if m.carried_over else 0

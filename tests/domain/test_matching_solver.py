@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.matching.solver import (
-    augment,
-    cardinality_bound,
+    complete_cardinality,
     matching_weight,
     solve_exact,
     solve_sparse,
@@ -67,19 +66,46 @@ def graphs(draw: st.DrawFn) -> tuple[int, np.ndarray, np.ndarray]:
 def test_the_sparse_solver_is_sound_on_any_small_graph(
     graph: tuple[int, np.ndarray, np.ndarray],
 ) -> None:
-    """It is a heuristic (exact only around the relaxation's odd cycles), so on arbitrary
-    graphs it may fall short of the optimum, but never claims more than it has: a valid
-    matching, never above the exact one, and when the cardinality bound says it has the most
-    pairs possible, it does."""
+    """The weight is a heuristic (exact only around the relaxation's odd cycles and the paths
+    that completed it), but the pair count is always the maximum: a valid matching with as
+    many pairs as the exact one, never heavier."""
     n, edges, points = graph
     pairs = solve_sparse(n, edges, points)
-    bound = cardinality_bound(n, edges)
-    if bound is None or len(pairs) < bound:
-        pairs = augment(n, edges, points, pairs)
+    active = np.bincount(edges.ravel(), minlength=n) > 0
+    pairs, _, _ = complete_cardinality(n, edges, points, pairs, active)
     exact = solve_exact(n, edges, points)
     assert _is_matching(pairs, edges)
-    assert len(pairs) <= len(exact)
-    if bound is not None and len(pairs) == bound:
-        assert len(pairs) == len(exact)
-    if len(pairs) == len(exact):
-        assert matching_weight(pairs, edges, points, n) <= matching_weight(exact, edges, points, n)
+    assert len(pairs) == len(exact)
+    assert matching_weight(pairs, edges, points, n) <= matching_weight(exact, edges, points, n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs(), st.data())
+def test_paths_through_edges_the_sparse_graph_dropped_are_found_on_the_full_graph(
+    graph: tuple[int, np.ndarray, np.ndarray], data: st.DataObject,
+) -> None:
+    """The candidate graph keeps only some allowed pairs; the full-graph phase still reaches
+    the maximum of the FULL graph, scoring the edges its paths add."""
+    n, edges, points = graph
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(edges), max_size=len(edges))),
+                    dtype=bool)
+    sub, sub_points = edges[keep], points[keep]
+    lookup = {(int(a), int(b)): int(w) for (a, b), w in zip(edges, points, strict=True)}
+    nbrs: dict[int, list[int]] = {v: [] for v in range(n)}
+    for a, b in edges.tolist():
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+
+    def full(v: int) -> np.ndarray:
+        return np.array(nbrs[v], dtype=np.int64)
+
+    def score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.array([lookup[(min(x, y), max(x, y))] for x, y in zip(a, b, strict=True)],
+                        dtype=np.int64)
+
+    pairs = solve_sparse(n, sub, sub_points)
+    active = np.array([bool(nbrs[v]) for v in range(n)])
+    pairs, used, used_points = complete_cardinality(n, sub, sub_points, pairs, active, full, score)
+    assert _is_matching(pairs, edges)
+    assert len(pairs) == len(solve_exact(n, edges, points))
+    assert all(lookup[(int(a), int(b))] == w for (a, b), w in zip(used, used_points, strict=True))

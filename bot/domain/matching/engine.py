@@ -23,8 +23,14 @@ from bot.domain.matching.model import (
     Seeker,
     Unmatched,
 )
-from bot.domain.matching.scoring import candidates, evaluate_pairs, iter_allowed, overlap_degree
-from bot.domain.matching.solver import augment, cardinality_bound, solve_exact, solve_sparse
+from bot.domain.matching.scoring import (
+    allowed_rows,
+    candidates,
+    evaluate_pairs,
+    iter_allowed,
+    overlap_degree,
+)
+from bot.domain.matching.solver import complete_cardinality, solve_exact, solve_sparse
 
 
 def _prepare(
@@ -123,20 +129,22 @@ def _match_pool(
 
     t0 = time.perf_counter()
     pts = cand.points
+    edges = cand.edges
     if exact:
-        pairs = solve_exact(n, cand.edges, pts)
-        proven: bool | None = True
+        pairs = solve_exact(n, edges, pts)
     else:
-        pairs = solve_sparse(n, cand.edges, pts)
-        bound = cardinality_bound(n, cand.edges)
-        if bound is None or len(pairs) < bound:
-            pairs = augment(n, cand.edges, pts, pairs)
-        proven = True if bound is not None and len(pairs) == bound else None
+        pairs = solve_sparse(n, edges, pts)
+        pairs, edges, pts = complete_cardinality(
+            n, edges, pts, pairs, cand.allowed_degree > 0, full=allowed_rows(p),
+            pair_points=lambda a, b: evaluate_pairs(p, a, b).points.astype(np.int64))
+    # Exact: the blossom solver on every allowed pair; sparse: Berge's theorem, checked by
+    # complete_cardinality on the full allowed graph.
+    proven: bool | None = True
     timing["solve_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     # Edges are sorted by (first, second): a pair's points are found by binary search.
-    edge_keys = cand.edges[:, 0] * n + cand.edges[:, 1]
+    edge_keys = edges[:, 0] * n + edges[:, 1]
     pair_arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     at = np.searchsorted(edge_keys, pair_arr[:, 0] * n + pair_arr[:, 1])
     groups: list[list[int]] = [[a, b] for a, b in pairs]
@@ -209,7 +217,7 @@ def _match_pool(
         unmatched=len(unmatched),
         total_score=round(sum(group_points) / SCALE, 3),
         allowed_pairs=int(cand.allowed_degree.sum()) // 2,
-        candidate_pairs=len(cand.edges),
+        candidate_pairs=len(edges),
         solver="exact" if exact else "sparse",
         max_cardinality=proven,
     )

@@ -219,6 +219,9 @@ class PoolArrays:
     member_points: I32
     forbidden: dict[int, I64]
     """Per member, partners excluded by blocks or the repeat window (both directions)."""
+    forbidden_keys: I64
+    """The same pairs once, as sorted keys i * n + j (both directions): built once per round,
+    so checking any batch of pairs is one binary search whatever the number of blocks."""
     min_slots: int
     overlap_lut: I32
     goal_lut: I32
@@ -320,6 +323,11 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
                 forbidden_sets[j].add(i)
 
     overlap_lut, goal_lut, lang_lut = points_luts(weights)
+    top = (int(overlap_lut.max()) + int(goal_lut.max()) + int(lang_lut.max())
+           + 2 * SCALE * (weights.same_rhythm + weights.same_medium)
+           + 2 * int(member_points.max(initial=0)))
+    if top >= 1 << 30:  # cannot happen with Weights' bounds; a score must never wrap
+        raise ValueError("weights too large: a pair's score would not fit in 32 bits")
     arrays = PoolArrays(
         seekers=tuple(seekers),
         settings=settings,
@@ -344,6 +352,8 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
         member_points=member_points,
         forbidden={i: np.array(sorted(f), dtype=np.int64) for i, f in enumerate(forbidden_sets)
                    if f},
+        forbidden_keys=np.array(sorted(i * n + j for i, f in enumerate(forbidden_sets)
+                                       for j in f), dtype=np.int64),
         min_slots=math.ceil(settings.min_overlap_minutes / SLOT_MINUTES),
         overlap_lut=overlap_lut,
         goal_lut=goal_lut,

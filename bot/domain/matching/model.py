@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Literal
 
@@ -58,6 +59,18 @@ class Seeker:
     """Left over by the previous round (odd one out): matched with priority this round."""
 
 
+MAX_WEIGHT = 100.0
+"""Largest weight in points (every float weight is from 0 to this). Hard rules never depend on
+weights (a forbidden pair is an edge that does not exist); the bounds keep every pair's integer
+score (x SCALE) far inside 32 bits: at most about 2.7 million points."""
+MAX_CAP = 10
+"""Largest `goal_area_cap` / `language_cap`."""
+MAX_CAP_DAYS = 3650
+"""Largest `waiting_cap_days`."""
+MAX_HALF_HOURS = 168.0
+"""Largest `overlap_half_hours` (a week)."""
+
+
 @dataclass(frozen=True)
 class Weights:
     """Score weights in points. A pair's score is the sum of the terms below; overlap is the
@@ -83,6 +96,23 @@ class Weights:
     waiting_cap_days: int = 28
     carried_over: float = 3.0
     """Per member left over by the previous round, so they are not left over twice."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_cap"):
+                high: float = MAX_CAP
+            elif f.name.endswith("_days"):
+                high = MAX_CAP_DAYS
+            elif f.name == "overlap_half_hours":
+                high = MAX_HALF_HOURS
+            else:
+                high = MAX_WEIGHT
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or not 0 <= value <= high):
+                raise ValueError(f"weight {f.name} must be a number from 0 to {high:g}")
+            if f.name.endswith(("_cap", "_days")) and not isinstance(value, int):
+                raise ValueError(f"weight {f.name} must be a whole number")
 
 
 @dataclass(frozen=True)
@@ -220,8 +250,9 @@ class MatchTotals:
     """Pairs the solver saw (all allowed pairs in exact mode, the sparse graph otherwise)."""
     solver: str
     max_cardinality: bool | None
-    """True when the number of pairs is proven the maximum under the hard rules: always in
-    exact mode; in sparse mode by a component-parity bound (None if that bound is not tight)."""
+    """True when the number of pairs is proven the maximum under the hard rules: in exact mode
+    by the blossom solver on every allowed pair; in sparse mode by augmenting-path searches on
+    the full allowed graph (Berge's theorem). Always True now; None is kept for old readers."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.domain.availability import SLOT_MINUTES, Window
 from bot.domain.matching.model import (
     AGE_BRACKETS,
+    MAX_CAP,
+    MAX_CAP_DAYS,
+    MAX_HALF_HOURS,
+    MAX_WEIGHT,
     MEDIUMS,
     ODD_POLICIES,
     RHYTHMS,
@@ -33,12 +37,6 @@ POOL = "pool"
 """The member id used in errors about the file itself or its settings."""
 YEARS = (1900, 9000)
 """Dates a pool may name (`now`, `waiting_since`): the weeks after `now` must exist."""
-MAX_WEIGHT = 100.0
-"""Largest weight (points); with MAX_CAP it keeps every score far below the hard-rule floor."""
-MAX_CAP = 10
-"""Largest `goal_area_cap` / `language_cap`."""
-MAX_CAP_DAYS = 3650
-"""Largest `waiting_cap_days`."""
 
 
 class PoolFormatError(ValueError):
@@ -291,7 +289,8 @@ def parse_settings(raw: Any) -> CommunitySettings:
             elif key.endswith("_days"):
                 wvalues[key] = ctx.integer(value, f"settings.weights.{key}", 0, MAX_CAP_DAYS)
             else:
-                wvalues[key] = ctx.number(value, f"settings.weights.{key}", MAX_WEIGHT)
+                top = MAX_HALF_HOURS if key == "overlap_half_hours" else MAX_WEIGHT
+                wvalues[key] = ctx.number(value, f"settings.weights.{key}", top)
         values["weights"] = Weights(**wvalues)
     return CommunitySettings(**values)
 

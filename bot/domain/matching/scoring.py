@@ -10,7 +10,7 @@ medium, and a popcount for shared goal areas."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,9 @@ import numpy.typing as npt
 from bot.domain.matching.features import I64, WORDS_PER_WEEK, PoolArrays, common_count
 
 NOT_ALLOWED = -1
-FORBID = -(1 << 24)
+"""The points of a pair a hard rule forbids. Hard rules are decided as booleans (shared time,
+the class table, self, blocks and recent partners), never by adding a penalty to a score, so no
+weight can lift a forbidden pair: it is not an edge of the graph."""
 BLOCK_ELEMENTS = 1 << 20
 """Pairs scored at once (per thread; about 21 bytes of buffers per pair, so ~22 MB): larger
 blocks mean fewer numpy calls per row, which measured faster than cache-sized ones (1 << 16:
@@ -38,6 +40,22 @@ class PairEval:
     points: I32
     overlap_slots: npt.NDArray[np.int16]
 
+    @property
+    def allowed(self) -> npt.NDArray[np.bool_]:
+        return self.points >= 0
+
+
+def is_forbidden(p: PoolArrays, rows: Idx, cols: Idx) -> npt.NDArray[np.bool_]:
+    """Pairs (rows[x], cols[x]) excluded by a block or the repeat window, or a member with
+    themself: a binary search in the pool's one sorted array of forbidden pairs."""
+    bad = np.asarray(rows == cols)
+    keys = p.forbidden_keys
+    if len(keys) and len(rows):
+        want = rows.astype(np.int64) * p.n + cols
+        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        bad |= keys[at] == want
+    return bad
+
 
 def _overlap(p: PoolArrays, w: int, rows: Idx, cols: Idx) -> npt.NDArray[np.int16]:
     """Shared slots of pairs (rows[x], cols[x]) in week w: popcount of the AND of the words."""
@@ -52,9 +70,9 @@ def _finish(p: PoolArrays, overlap: npt.NDArray[np.int16], rows: Idx, cols: Idx)
     """Points from overlap, class table, goals, medium and per-member points; NOT_ALLOWED where
     the overlap is short or the class pair is ruled out."""
     class_pts = p.cls_points[p.cls[rows], p.cls[cols]]
-    bad = (overlap < p.min_slots) | (class_pts < 0)
+    bad = (overlap < p.min_slots) | (class_pts < 0) | is_forbidden(p, rows, cols)
     points: I32 = p.overlap_lut[overlap]
-    points += class_pts
+    points += np.maximum(class_pts, 0)
     points += p.goal_lut[common_count(p.goals[:, rows], p.goals[:, cols])]
     points += p.member_points[rows]
     points += p.member_points[cols]
@@ -77,11 +95,12 @@ class _Kernel:
         self.acc2 = np.empty((rows, n), dtype=np.int16)
         self.tmp = np.empty((rows, n), dtype=np.int32)
         self.pts = np.empty((rows, n), dtype=np.int32)
-        # Below the minimum overlap, or in a forbidden class pair, a pair's points go so negative
-        # that no positive term can lift them back: "allowed" is then just points >= 0.
-        self.lut = p.overlap_lut.astype(np.int32).copy()
-        self.lut[: p.min_slots] = FORBID
-        self.cls_points = np.where(p.cls_points < 0, FORBID, p.cls_points).astype(np.int32)
+        # Points only rank allowed pairs; whether a pair is allowed is a separate boolean.
+        self.lut = p.overlap_lut.astype(np.int32)
+        self.cls_points = np.maximum(p.cls_points, 0).astype(np.int32)
+        self.cls_bad = p.cls_points < 0
+        self.bad = np.empty((rows, n), dtype=np.bool_)
+        self.bad2 = np.empty((rows, n), dtype=np.bool_)
         # Overlap, shared goal areas and same medium all go through ONE table look-up: index
         # (overlap * levels + goal count) * 2 + same medium, where goal counts from levels - 1 on
         # score alike (the cap).
@@ -155,13 +174,20 @@ class _Kernel:
         np.add(pts, tmp, out=pts)
         np.add(pts, p.member_points[a:b, None], out=pts)
         np.add(pts, p.member_points[None, :], out=pts)
+        # The hard rules, as booleans: too little shared time, a class pair ruled out (wishes,
+        # rhythm, language), self, blocks and recent partners.
+        bad, bad2 = self.bad[:rows], self.bad2[:rows]
+        np.less(acc, p.min_slots, out=bad)
+        np.take(self.cls_bad[p.cls[a:b]], p.cls, axis=1, out=bad2, mode="wrap")
+        np.logical_or(bad, bad2, out=bad)
         idx = np.arange(rows)
-        pts[idx, idx + a] = FORBID
-        for x in range(a, b):
-            banned = p.forbidden.get(x)
-            if banned is not None:
-                pts[x - a, banned] = FORBID
-        np.maximum(pts, NOT_ALLOWED, out=pts)
+        bad[idx, idx + a] = True
+        keys = p.forbidden_keys
+        lo, hi = np.searchsorted(keys, [a * n, b * n])
+        if hi > lo:
+            inside = keys[lo:hi]
+            bad[inside // n - a, inside % n] = True
+        np.copyto(pts, NOT_ALLOWED, where=bad)
         return pts, acc
 
 
@@ -176,14 +202,7 @@ def evaluate_pairs(p: PoolArrays, rows: Idx, cols: Idx) -> PairEval:
     overlap = _overlap(p, 0, rows, cols)
     for w in range(1, p.masks.shape[0]):
         np.minimum(overlap, _overlap(p, w, rows, cols), out=overlap)
-    points = _finish(p, overlap, rows, cols)
-    bad = rows == cols
-    if p.forbidden:
-        n = np.int64(p.n)
-        banned = np.concatenate([r * n + f for r, f in p.forbidden.items()])
-        bad |= np.isin(rows.astype(np.int64) * n + cols, banned)
-    points[bad] = NOT_ALLOWED
-    return PairEval(points=points, overlap_slots=overlap)
+    return PairEval(points=_finish(p, overlap, rows, cols), overlap_slots=overlap)
 
 
 def pair_points(p: PoolArrays, i: int, j: int) -> int:
@@ -289,13 +308,29 @@ def candidates(p: PoolArrays, k: int | None, threads: int = 2, seed: int = 0) ->
     )
 
 
+def allowed_rows(p: PoolArrays) -> Callable[[int], npt.NDArray[np.int64]]:
+    """A member's allowed partners in the full graph, scored on demand (one row at a time)."""
+    kernel: list[_Kernel] = []
+
+    def row(v: int) -> npt.NDArray[np.int64]:
+        if not kernel:
+            kernel.append(_Kernel(p, 1))
+        pts, _ = kernel[0].block(v, v + 1)
+        return np.flatnonzero(pts[0] >= 0).astype(np.int64)
+
+    return row
+
+
 def overlap_degree(p: PoolArrays, members: Idx) -> I64:
     """Per member: others sharing at least the minimum time (ignoring every other rule), to
     tell members left alone whether time or preferences were the obstacle."""
     out = np.zeros(len(members), dtype=np.int64)
     everyone = np.arange(p.n)
     for x, i in enumerate(members.tolist()):
-        ov = evaluate_pairs(p, np.full(p.n, i), everyone).overlap_slots
+        rows = np.full(p.n, i)
+        ov = _overlap(p, 0, rows, everyone)
+        for w in range(1, p.masks.shape[0]):
+            np.minimum(ov, _overlap(p, w, rows, everyone), out=ov)
         ov[i] = 0
         out[x] = int(np.count_nonzero(ov >= p.min_slots))
     return out

@@ -6,22 +6,25 @@ solver grows about as N^3, so we solve the assignment relaxation of the sparse c
 (OR-tools' cost-scaling assignment solver; scipy's sparse LAPJV gave the same answer 4-5x
 slower): its optimum is a set of pairs plus a few odd cycles, within ~0.05 % of the true
 optimum. The pairs are kept and the odd cycles, together with the pairs around them, are
-re-solved exactly with rustworkx.
+re-solved exactly with rustworkx. Last, :func:`complete_cardinality` proves (or makes) the
+pair count the maximum of the FULL allowed graph by augmenting-path searches
+(:mod:`bot.domain.matching.cardinality`) and re-solves exactly what they changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 import rustworkx as rx
 from ortools.graph.python import linear_sum_assignment
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
+
+from bot.domain.matching.cardinality import Neighbours, csr_neighbours, maximise
 
 Pairs = list[tuple[int, int]]
 Edges = npt.NDArray[np.int64]
+I64 = npt.NDArray[np.int64]
 
 
 def _identity(x: int) -> int:
@@ -132,37 +135,62 @@ def _best_neighbours(n: int, edges: Edges, points: npt.NDArray[np.int64],
     return np.unique(others[rank < t])
 
 
-def augment(n: int, edges: Edges, points: npt.NDArray[np.int64], pairs: Pairs) -> Pairs:
-    """Give members the sparse solve left alone a second chance: re-solve them exactly with
-    every candidate pair around them (augmenting paths of length three and swaps)."""
+def complete_cardinality(
+    n: int, edges: Edges, points: npt.NDArray[np.int64], pairs: Pairs,
+    active: npt.NDArray[np.bool_], full: Neighbours | None = None,
+    pair_points: Callable[[I64, I64], I64] | None = None, repair_neighbours: int = 6,
+) -> tuple[Pairs, Edges, npt.NDArray[np.int64]]:
+    """Make `pairs` a maximum-cardinality matching of the allowed graph, then re-solve the
+    region that changed exactly, for weight.
+
+    `active`: members with at least one allowed partner. Proof first by counting (everyone
+    active is paired but at most one); else Edmonds' augmenting-path search from every member
+    left alone, on the candidate graph and then, for those it cannot reach, on the full allowed
+    graph (`full`: a member's allowed partners, scored on demand; `pair_points` scores the new
+    edges). Returns the pairs and the edges and points they are drawn from (`edges` plus any
+    full-graph edge a path used)."""
     mate = np.full(n, -1, dtype=np.int64)
     for x, y in pairs:
         mate[x], mate[y] = y, x
-    degree = np.bincount(edges.ravel(), minlength=n)
-    alone = np.flatnonzero((mate < 0) & (degree > 0))
-    if len(alone) < 2:
-        return pairs
-    nbrs = _best_neighbours(n, edges, points, alone, n)
-    partners = mate[nbrs]
-    nodes = np.unique(np.concatenate([alone, nbrs, partners[partners >= 0]]))
-    _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
-    return _pairs(mate)
+    need = int(active.sum()) // 2
+    if len(pairs) >= need:
+        return pairs, edges, points
+    roots = np.flatnonzero((mate < 0) & active).tolist()
+    changed, stuck = maximise(mate, roots, csr_neighbours(n, edges))
+    extra = np.zeros((0, 2), dtype=np.int64)
+    if stuck and full is not None and int((mate >= 0).sum()) // 2 < need:
+        more, _ = maximise(mate, stuck, full)
+        changed += more
+        moved = np.unique(np.array(more, dtype=np.int64))
+        moved = moved[mate[moved] > moved]
+        if len(moved):
+            cand = np.stack([moved, mate[moved]], axis=1)
+            keys = edges[:, 0] * n + edges[:, 1]
+            k = cand[:, 0] * n + cand[:, 1]
+            at = np.minimum(np.searchsorted(keys, k), max(len(keys) - 1, 0))
+            extra = cand[(keys[at] != k) if len(keys) else np.ones(len(k), dtype=bool)]
+    if len(extra):
+        if pair_points is None:
+            raise ValueError("pair_points is needed to score full-graph edges")
+        all_edges = np.concatenate([edges, extra])
+        all_points = np.concatenate([points, pair_points(extra[:, 0], extra[:, 1])])
+        order = np.lexsort((all_edges[:, 1], all_edges[:, 0]))
+        edges, points = all_edges[order], all_points[order]
+    if changed:
+        # The region the paths changed, with its best neighbours and their partners, re-solved
+        # exactly (closed under partners, so it keeps at least as many pairs as it had).
+        touched = np.unique(np.array(changed, dtype=np.int64))
+        if len(touched) <= REGION_MAX:
+            touched = np.concatenate([touched, _best_neighbours(n, edges, points, touched,
+                                                                repair_neighbours)])
+        nodes = np.unique(np.concatenate([touched, mate[touched][mate[touched] >= 0]]))
+        _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
+    return _pairs(mate), edges, points
 
 
-def cardinality_bound(n: int, edges: Edges) -> int | None:
-    """The most pairs any matching of the FULL allowed graph can have, when the sparse graph
-    proves it: each member with an allowed partner keeps at least one, so if the sparse graph
-    has a single component with edges, the full graph's components are the same and no
-    matching has more than half that component's members. None when that does not hold."""
-    if len(edges) == 0:
-        return 0
-    graph = csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)
-    sizes = np.bincount(labels, minlength=count)
-    big = sizes[sizes > 1]
-    if len(big) != 1:
-        return None
-    return int(big[0]) // 2
+REGION_MAX = 2000
+"""Members whose partner an augmentation changed, beyond which their neighbours are not added
+to the exact re-solve (it stays bounded)."""
 
 
 def matching_weight(pairs: Sequence[tuple[int, int]], edges: Edges,

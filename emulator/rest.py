@@ -422,6 +422,7 @@ class Rest:
             "redirect_uris": [],
             "interactions_endpoint_url": None,
             "approximate_guild_count": len(self.world.guilds),
+            "approximate_user_install_count": 0,
         }
 
     async def get_gateway(self, ctx: Ctx) -> Any:

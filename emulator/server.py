@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -38,7 +39,9 @@ class Emulator:
         reply_timeout: float = 10.0,
         token_lifetime: float = 900.0,
         heartbeat_interval_ms: int = 41_250,
-        compress_gateway: bool = False,
+        heartbeat_grace: float = 5.0,
+        gateway_clock: Callable[[], float] = time.monotonic,
+        compress_gateway: bool = True,
         shard_count: int = 1,
         privileged_intents: int = PRIVILEGED_INTENTS,
         nonce_window: float = 300.0,
@@ -49,6 +52,8 @@ class Emulator:
         self.gateway = Gateway(
             self.world,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            heartbeat_grace=heartbeat_grace,
+            clock=gateway_clock,
             compress=compress_gateway,
             allowed_intents=privileged_intents,
         )
@@ -236,6 +241,15 @@ class Emulator:
     async def request_reconnect(self) -> None:
         """Send op 7 (Reconnect)."""
         await self.gateway.request_reconnect()
+
+    async def request_heartbeat(self) -> None:
+        """Send op 1 (Heartbeat request); a client that does not answer within the grace is
+        closed with 4009 by the zombie check."""
+        await self.gateway.request_heartbeat()
+
+    async def close_gateway(self, code: int) -> None:
+        """Close the bot's socket(s) with a Discord close code (4000–4014) and its consequence."""
+        await self.gateway.kick(code)
 
     async def invalidate_session(self, *, resumable: bool = False) -> None:
         """Send op 9 (Invalid Session)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from .permissions import (
     apply_overwrites,
     base_permissions,
 )
-from .snowflake import SnowflakeFactory, iso_now
+from .snowflake import SnowflakeFactory, bot_token, iso_now
 from .validation import (
     FLAG_COMPONENTS_V2,
     FLAG_SUPPRESS_EMBEDS,
@@ -76,8 +75,9 @@ class World:
 
     def __init__(self, *, bot_name: str = "pairbot", token: str | None = None) -> None:
         self.ids = SnowflakeFactory()
-        self.token = token or f"emulator.{secrets.token_urlsafe(24)}"
         self.bot_user = User(self.snowflake(), bot_name, bot=True)
+        #: Discord's shape: base64(bot user id).timestamp.hmac; the app id is the bot's user id.
+        self.token = token or bot_token(self.bot_user.id)
         self.application_id = self.bot_user.id
         self.owner_user = User(self.snowflake(), "app-owner")
         self.users: dict[int, User] = {

@@ -10,11 +10,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
-import pytest
 from discord.ext import commands
 
 from emulator import Emulator, Guild
-from emulator import gateway as gateway_module
 from emulator.gateway import shard_for
 
 from .conftest import make_bot, running
@@ -137,10 +135,8 @@ async def test_a_bad_shard_is_closed_with_4010(emu: Emulator) -> None:
     assert await identify_over_raw_socket(emu, [0, 1]) is None
 
 
-async def test_too_many_guilds_on_one_shard_needs_sharding(
-    emu: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(gateway_module, "MAX_GUILDS_PER_SHARD", 2)
+async def test_too_many_guilds_on_one_shard_needs_sharding(emu: Emulator) -> None:
+    emu.gateway.max_guilds_per_shard = 2
     guilds: list[Guild] = [emu.create_guild(f"g{i}", shard=(i % 2, 2)) for i in range(4)]
     assert len(guilds) == 4
     assert await identify_over_raw_socket(emu, [0, 1]) == 4011

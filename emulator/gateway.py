@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from . import spec
+
 if TYPE_CHECKING:
     from .model import Guild
     from .world import World
@@ -82,6 +84,8 @@ class Session:
         return (guild_id >> 22) % self.shard_count == self.shard_id
 
     def push(self, event: str, data: JSON) -> None:
+        if spec.OBSERVERS:
+            spec.observe_dispatch(event, data)
         self.seq += 1
         self.frames.append(json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data}))
         if len(self.frames) > 2 * REPLAY_BUFFER:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 
+from . import spec
 from .errors import ApiError, FormErrors, Violation
 from .faults import Faults
 from .model import (
@@ -249,6 +250,8 @@ class Rest:
         response = await self._answer(request, record, route, params, other_method, body, uploads)
         record.status = response.status
         record.duration = time.monotonic() - started
+        if spec.OBSERVERS and route is not None:
+            spec.observe_rest(record, bool(uploads), response.body, response.content_type)
         if response.status in (401, 403, 429):
             self.invalid_requests += 1
         self.world.notify()

@@ -17,6 +17,9 @@ from bot.db import create_engine, create_sessionmaker
 from bot.migrate import upgrade
 from tests.dbutil import TEST_DATABASE_URL, drop_everything, on_postgres, truncate_all
 
+# Every emulator exchange in every test is checked against Discord's OpenAPI description.
+pytest_plugins = ["emulator.spec.pytest_plugin"]
+
 # A Monday morning in winter: far from any daylight-saving change unless a test moves it.
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -1,0 +1,141 @@
+"""A pytest plugin: every emulator exchange in every test is checked against Discord's spec.
+
+Each REST exchange (the bot's request, the emulator's status and body) and each gateway dispatch
+goes through :class:`~emulator.spec.checker.SpecChecker`; a test during which any mismatch
+appeared fails at teardown with the list. Mismatches the spec itself gets wrong are in
+:data:`~emulator.spec.checker.EXCEPTIONS`, each with its reason. A test that provokes an off-spec
+exchange on purpose says so with ``@pytest.mark.spec_unchecked("why")``. The session ends with a
+summary: exchanges checked, mismatches, exceptions used.
+
+Enable with ``pytest_plugins = ["emulator.spec.pytest_plugin"]`` in the top conftest.
+``PAIRBOT_SPEC_CHECK``: ``report`` (the default until the emulator is spec-valid: check and
+summarise, fail nothing), ``strict`` (fail tests on a mismatch), ``0`` (off).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from . import OBSERVERS
+from .checker import Mismatch, SpecChecker
+
+MODE = os.environ.get("PAIRBOT_SPEC_CHECK", "report")
+
+#: How many distinct mismatches a failing test lists.
+SHOWN = 15
+
+
+class Recorder:
+    """The installed observer: checks at once, keeps the current test's mismatches."""
+
+    def __init__(self) -> None:
+        self._checker: SpecChecker | None = None
+        self.current: list[Mismatch] = []
+        self.failed_tests = 0
+        self.skipped: Counter[str] = Counter()
+
+    @property
+    def checker(self) -> SpecChecker:
+        if self._checker is None:
+            self._checker = SpecChecker()
+        return self._checker
+
+    def rest(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str],
+        request_body: Any,
+        multipart: bool,
+        status: int,
+        response_body: Any,
+    ) -> None:
+        if status >= 500:  # only injected faults answer 5xx; the spec documents none
+            self.skipped["5xx (injected faults)"] += 1
+            return
+        try:
+            self.current += self.checker.check_exchange(
+                method,
+                path,
+                query=query,
+                request_body=request_body,
+                multipart=multipart,
+                status=status,
+                response_body=response_body,
+            )
+        except Exception as exc:  # a checker bug must fail the test, not the emulator
+            self.current.append(Mismatch(f"{method} {path}", "$", f"checker error: {exc!r}"))
+
+    def dispatch(self, event: str, data: Any) -> None:
+        try:
+            self.current += self.checker.check_dispatch(event, data)
+        except Exception as exc:
+            self.current.append(Mismatch(f"gateway {event}", "$", f"checker error: {exc!r}"))
+
+
+_RECORDER = Recorder()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "spec_unchecked(reason): this test makes off-spec exchanges on purpose"
+    )
+    if MODE != "0" and _RECORDER not in OBSERVERS:
+        OBSERVERS.append(_RECORDER)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _RECORDER in OBSERVERS:
+        OBSERVERS.remove(_RECORDER)
+
+
+def _describe(found: list[Mismatch]) -> str:
+    counts = Counter(str(m) for m in found)
+    lines = [f"  - {text}" + (f"  (x{n})" if n > 1 else "") for text, n in counts.most_common()]
+    more = len(lines) - SHOWN
+    shown = lines[:SHOWN] + ([f"  ... and {more} more"] if more > 0 else [])
+    return "\n".join(shown)
+
+
+@pytest.fixture(autouse=True)
+def _spec_check(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Collect this test's mismatches; fail it at teardown if there are any."""
+    _RECORDER.current = []
+    yield
+    found, _RECORDER.current = _RECORDER.current, []
+    if not found or request.node.get_closest_marker("spec_unchecked") is not None:
+        return
+    if MODE != "strict":
+        return
+    _RECORDER.failed_tests += 1
+    pytest.fail(
+        f"{len(found)} exchange(s) disagree with Discord's OpenAPI spec "
+        f"(emulator/spec/openapi.json):\n{_describe(found)}",
+        pytrace=False,
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _RECORDER not in OBSERVERS or _RECORDER._checker is None:
+        return
+    checker = _RECORDER.checker
+    write = terminalreporter.write_line
+    terminalreporter.section("Discord API spec check")
+    write(
+        f"exchanges checked: {checker.checked['rest']} REST, {checker.checked['gateway']} "
+        f"gateway dispatches; mismatches: {checker.mismatches['total']} "
+        f"(tests failed by them: {_RECORDER.failed_tests})"
+    )
+    unchecked = sorted(k.removeprefix("gateway unchecked ") for k in checker.checked if " " in k)
+    if unchecked:
+        write(f"dispatches with no REST object to check: {', '.join(unchecked)}")
+    for what, n in _RECORDER.skipped.items():
+        write(f"not checked: {n} {what}")
+    for exception, n in checker.exceptions_used.most_common():
+        write(f"exception used {n}x: {exception.where} {exception.path}: {exception.reason}")

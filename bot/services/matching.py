@@ -209,6 +209,8 @@ def _reasons(group: Group) -> list[str]:
 ROUND_CHUNK = 250
 """Groups written per transaction: each chunk re-checks its members and commits on its own, so
 no transaction of a round holds the database (SQLite's write lock) for long."""
+SQLITE_CHUNK_GAP = 0.12
+"""Seconds between a round's chunks on SQLite, so that a waiting command gets the write lock."""
 SPACES_PER_SECOND = 8.0
 """A round's private spaces open at most this many a second (each is about four requests: the
 thread, two members, the proposal), so a large round stays well inside Discord's 50 requests/s
@@ -340,8 +342,13 @@ async def write_round(
         began = time.perf_counter()
         async with unit_of_work(sessions) as session:
             out = await step(session)
+            sqlite = session.get_bind().dialect.name == "sqlite"
         timings.longest_transaction = max(timings.longest_transaction, time.perf_counter() - began)
         timings.chunks += 1
+        if sqlite:
+            # SQLite's busy handler polls for the write lock at most every 100 ms: a chunk that
+            # took it again at once would starve a command waiting for it (5 s, then "locked").
+            await asyncio.sleep(SQLITE_CHUNK_GAP)
         return out
 
     async def open_record(session: AsyncSession) -> int:
@@ -489,6 +496,7 @@ async def run_round(
     dry_run: bool = False,
     seed: int = 0,
     timings: RoundTimings | None = None,
+    chunk: int = ROUND_CHUNK,
 ) -> RoundReport:
     """Match the community's pool now: read it (and end the read), solve with no transaction
     open, then store the round in short chunks (:func:`write_round`). A dry run computes and
@@ -503,7 +511,14 @@ async def run_round(
     seconds = timings.solve = time.perf_counter() - began
     if not dry_run:
         return await write_round(
-            sessions, snapshot, result, now=now, trigger=trigger, seconds=seconds, timings=timings
+            sessions,
+            snapshot,
+            result,
+            now=now,
+            trigger=trigger,
+            seconds=seconds,
+            timings=timings,
+            chunk=chunk,
         )
     upcoming = next_round_at(snapshot.settings, now)
     return _report(None, snapshot, result, list(result.groups), seconds, upcoming)

@@ -8,8 +8,9 @@ exchange on purpose says so with ``@pytest.mark.spec_unchecked("why")``. The ses
 summary: exchanges checked, mismatches, exceptions used.
 
 Enable with ``pytest_plugins = ["emulator.spec.pytest_plugin"]`` in the top conftest.
-``PAIRBOT_SPEC_CHECK``: ``report`` (the default until the emulator is spec-valid: check and
-summarise, fail nothing), ``strict`` (fail tests on a mismatch), ``0`` (off).
+``PAIRBOT_SPEC_CHECK``: ``0`` (off: the default until the emulator is spec-valid, since a check
+that fails nothing would only slow the suite), ``report`` (check and summarise, fail nothing),
+``strict`` (fail tests on a mismatch; becomes the default once the emulator's objects are fixed).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from . import OBSERVERS
 from .checker import Mismatch, SpecChecker
 
-MODE = os.environ.get("PAIRBOT_SPEC_CHECK", "report")
+MODE = os.environ.get("PAIRBOT_SPEC_CHECK", "0")
 
 #: How many distinct mismatches a failing test lists.
 SHOWN = 15

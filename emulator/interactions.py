@@ -294,6 +294,10 @@ class Actions:
             if channel is not None and channel is not dm:
                 raise ScenarioError(f"{actor.name} is not a recipient of that DM channel")
             return _Context(actor.user, None, None, dm)
+        if not actor.in_guild:
+            raise ScenarioError(
+                f"{actor.name} has left {actor.guild.name!r}: its commands and buttons are gone"
+            )
         channel = channel or actor.guild.default_channel
         if channel.is_forum or channel.type == 4:
             raise ScenarioError(f"#{channel.name} has no message box; use one of its threads")

@@ -739,6 +739,19 @@ class Member:
     def remove_role(self, role: Role | str) -> None:
         self.world.remove_member_role(self, role)
 
+    @property
+    def in_guild(self) -> bool:
+        """Whether the person is (still) a member: False after :meth:`leave`."""
+        return self.guild.members.get(self.id) is self
+
+    def leave(self) -> None:
+        """Leave the server (see :meth:`World.remove_member`)."""
+        self.world.remove_member(self)
+
+    def rejoin(self) -> None:
+        """Join the server again after :meth:`leave` (see :meth:`World.rejoin_member`)."""
+        self.world.rejoin_member(self)
+
     def to_payload(
         self, *, with_user: bool = True, channel: Channel | None = None, permissions: bool = False
     ) -> JSON:

@@ -1169,7 +1169,9 @@ class Rest:
         uid = ctx.param_int("user_id", unknown=(10013, "Unknown User"))
         member = guild.members.get(uid)
         if member is None:
-            raise ApiError(404, 10007, "Unknown Member")
+            # Asking whether someone is still a member is how a bot without the members
+            # intent learns of a departure: no mistake, unless the id never existed.
+            raise ApiError(404, 10007, "Unknown Member", violation=uid not in self.world.users)
         return member.to_payload()
 
     async def list_roles(self, ctx: Ctx) -> Any:

@@ -273,6 +273,23 @@ class World:
         self.dispatch("GUILD_MEMBER_REMOVE", data, guild_id=guild.id, intent=INTENT_MEMBERS)
         self.notify()
 
+    def rejoin_member(self, member: Member) -> Member:
+        """Someone who left joins again (the same handle, so a test keeps using it). As on
+        Discord, they come back as a new member: no roles, no nickname, a new ``joined_at``;
+        the threads they were in do not take them back. Announced as GUILD_MEMBER_ADD, again
+        only to bots with the members intent."""
+        guild = member.guild
+        if member.id in guild.members:
+            raise EmulatorError(f"{member.name} is already in {guild.name}")
+        member.roles = []
+        member.nick = None
+        member.joined_at = iso_now()
+        guild.members[member.id] = member
+        data = member.to_payload()
+        data["guild_id"] = str(guild.id)
+        self.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild.id, intent=INTENT_MEMBERS)
+        return member
+
     def _member_updated(self, member: Member) -> None:
         data = member.to_payload()
         data["guild_id"] = str(member.guild.id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import read_only
@@ -39,6 +39,7 @@ class AccessCache:
         self._monotonic = monotonic
         self._roles: dict[int, tuple[float, int | None]] = {}
         self._closed: set[tuple[int, int]] = set()
+        self._left: set[tuple[int, int]] = set()
         self._closed_read_at: float | None = None
 
     async def access_role(self, guild_id: int) -> int | None:
@@ -58,16 +59,35 @@ class AccessCache:
         """The community's settings changed here: read them again next time."""
         self._roles.pop(guild_id, None)
 
-    async def dms_marked_closed(self, guild_id: int, user_id: int) -> bool:
+    async def _read_flags(self) -> None:
+        """Members marked with closed DMs or as gone from the server: a few, read at once."""
         now = self._monotonic()
         if self._closed_read_at is None or now - self._closed_read_at >= self._ttl:
             async with read_only(self._sessions) as session:
                 rows = await session.execute(
-                    select(Member.guild_id, Member.user_id).where(Member.dms_closed.is_(True))
+                    select(
+                        Member.guild_id, Member.user_id, Member.dms_closed, Member.left_at
+                    ).where(or_(Member.dms_closed.is_(True), Member.left_at.is_not(None)))
                 )
-                self._closed = {(g, u) for g, u in rows.all()}
+                flagged = rows.all()
+            self._closed = {(g, u) for g, u, closed, _ in flagged if closed}
+            self._left = {(g, u) for g, u, _, left_at in flagged if left_at is not None}
             self._closed_read_at = now
+
+    async def dms_marked_closed(self, guild_id: int, user_id: int) -> bool:
+        await self._read_flags()
         return (guild_id, user_id) in self._closed
+
+    async def marked_left(self, guild_id: int, user_id: int) -> bool:
+        """Whether the member is marked as gone from the server (see services.departures)."""
+        await self._read_flags()
+        return (guild_id, user_id) in self._left
+
+    def departed(self, guild_id: int, user_id: int) -> None:
+        self._left.add((guild_id, user_id))
+
+    def returned(self, guild_id: int, user_id: int) -> None:
+        self._left.discard((guild_id, user_id))
 
     def marked_closed(self, guild_id: int, user_id: int) -> None:
         self._closed.add((guild_id, user_id))

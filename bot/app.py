@@ -57,6 +57,9 @@ class PairBot(commands.Bot):
         self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS, **options: Any
     ) -> None:
         intents = discord.Intents.default()  # no privileged intents: members, message content
+        # Optional: with Server Members on in the portal, departures arrive as they happen
+        # (GUILD_MEMBER_REMOVE) instead of being found out when a message can't be delivered.
+        intents.members = deps.settings.members_intent
         if deps.metrics is not None and "http_trace" not in options:
             options["http_trace"] = deps.metrics.http_trace()  # requests and 429s
         super().__init__(
@@ -75,19 +78,23 @@ class PairBot(commands.Bot):
         self.ops_server: OpsServer | None = None
         # Built before the cogs load so that features can register their due-work handlers.
         settings = deps.settings
+        messenger = deps.messenger or DiscordMessenger(
+            self,
+            rate_per_second=settings.send_rate_per_second,
+            # Several processes share PostgreSQL, and so one send budget; SQLite is one.
+            pacer=SharedPacer(deps.sessions, rate_per_second=settings.send_rate_per_second)
+            if deps.engine.dialect.name == "postgresql"
+            else None,
+        )
         self.dispatcher = Dispatcher(
             on_dms_closed=self.access.marked_closed,
+            on_departed=self.access.departed,
             sessions=deps.sessions,
             clock=deps.clock,
-            messenger=deps.messenger
-            or DiscordMessenger(
-                self,
-                rate_per_second=settings.send_rate_per_second,
-                # Several processes share PostgreSQL, and so one send budget; SQLite is one.
-                pacer=SharedPacer(deps.sessions, rate_per_second=settings.send_rate_per_second)
-                if deps.engine.dialect.name == "postgresql"
-                else None,
-            ),
+            messenger=messenger,
+            membership=messenger.still_member
+            if isinstance(messenger, DiscordMessenger)
+            else None,
             batch_size=settings.claim_batch_size,
             lease=timedelta(seconds=settings.lease_seconds),
             on_outcomes=self._count_deliveries if deps.metrics is not None else None,

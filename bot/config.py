@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     claim_batch_size: int = Field(default=100, ge=1, le=10_000)
     lease_seconds: float = Field(default=120.0, ge=5, le=86_400)
     send_rate_per_second: float = Field(default=40.0, gt=0, le=50)
+    # The privileged Server Members intent, if turned on in the developer portal too: departures
+    # are then handled as they happen. Off by default: they are found out on delivery.
+    members_intent: bool = False
     # Sharding (docs/running-a-large-community.md): how many shards the bot has in all, and
     # which of them this process runs (all of them when unset).
     shard_count: int | None = Field(default=None, ge=1, le=10_000)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db import read_only, unit_of_work
-from bot.services import outbox, send_budget
+from bot.services import departures, outbox, send_budget
 from bot.services.outbox import DueWork, Outcome
 from bot.services.ports import (
     DmClosed,
@@ -49,6 +49,12 @@ should do database work and enqueue deliveries rather than talk to Discord thems
 must, the work has to be safe to repeat (a crash before the commit repeats it)."""
 
 DISCORD_DMS_CLOSED = 50007
+DISCORD_UNKNOWN_MEMBER = 10007
+DISCORD_UNKNOWN_USER = 10013
+
+Membership = Callable[[int, int], Awaitable[bool | None]]
+"""Whether ``(guild_id, user_id)`` is still a member of the server: ``None`` when it could not
+be told (Discord failed). A REST member lookup, which needs no privileged intent."""
 
 
 class LeaseLost(Exception):
@@ -86,12 +92,18 @@ class Dispatcher:
         max_attempts: int = outbox.MAX_ATTEMPTS,
         worker: str | None = None,
         on_dms_closed: Callable[[int, int], None] | None = None,
+        membership: Membership | None = None,
+        on_departed: Callable[[int, int], None] | None = None,
         on_outcomes: Callable[[dict[str, int]], None] | None = None,
         heartbeat: timedelta | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.on_dms_closed = on_dms_closed
+        # Asked when a DM can't be delivered (50007, or DMs known closed): someone who left
+        # the server gets nothing more, in DMs or in the pair's thread (see services.departures).
+        self.membership = membership
+        self.on_departed = on_departed
         self.clock = clock
         self.messenger = messenger
         self.batch_size = batch_size
@@ -151,6 +163,7 @@ class Dispatcher:
                     if w.user_id is not None and w.guild_id is not None
                 }
                 closed = await outbox.closed_dm_users(session, members=dm_targets)
+                departed = await outbox.departed_users(session, members=dm_targets)
             if not batch:
                 break
             report.batches += 1
@@ -160,7 +173,7 @@ class Dispatcher:
             try:
                 deliveries = [w for w in batch if w.kind not in self._handlers]
                 if deliveries:
-                    report.add(await self._deliver(deliveries, closed))
+                    report.add(await self._deliver(deliveries, closed, departed))
                 for work in batch:
                     if work.kind in self._handlers:
                         report.add({await self._run_handler(work): 1})
@@ -210,24 +223,29 @@ class Dispatcher:
     # ----------------------------------------------------------------------- deliveries
 
     async def _deliver(
-        self, batch: Sequence[DueWork], closed: set[tuple[int, int]]
+        self,
+        batch: Sequence[DueWork],
+        closed: set[tuple[int, int]],
+        departed: set[tuple[int, int]] | None = None,
     ) -> dict[str, int]:
         """Send the batch, ``max_in_flight`` at a time, and record each outcome as soon as its
         send completes (see :class:`_Recorder`): a crash leaves unrecorded only the sends that
         were in flight, never a whole batch."""
         gate = asyncio.Semaphore(self.max_in_flight)
         recorder = _Recorder(self)
+        gone = departed if departed is not None else set()
 
         async def one(work: DueWork) -> None:
             async with gate:  # the slot is held until the outcome is committed
-                newly_closed: set[tuple[int, int]] = set()
+                newly = _Newly()
                 try:
-                    outcome = await self._deliver_one(work, closed, newly_closed)
+                    outcome = await self._deliver_one(work, closed, newly, gone)
                 except Exception as exc:  # a bug must not lose the batch's other outcomes
                     log.exception("delivery %s crashed; it will be retried", work.id)
                     outcome = Outcome(work, "retry", reason=f"error: {type(exc).__name__}")
-                closed.update(newly_closed)
-                await recorder.record(outcome, newly_closed)
+                closed.update(newly.closed)
+                gone.update(newly.departed)
+                await recorder.record(outcome, newly)
                 self._held.pop(work.id, None)
 
         tasks = [asyncio.ensure_future(one(w)) for w in batch]
@@ -250,7 +268,8 @@ class Dispatcher:
         self,
         work: DueWork,
         closed: set[tuple[int, int]],
-        newly_closed: set[tuple[int, int]],
+        newly: _Newly,
+        departed: set[tuple[int, int]],
     ) -> Outcome:
         if work.user_id is None:
             assert work.channel_id is not None
@@ -264,6 +283,8 @@ class Dispatcher:
                 ),
             )
         member = (work.guild_id or 0, work.user_id)
+        if member in departed:
+            return Outcome(work, "expired", reason=outbox.MEMBER_LEFT)
         if member not in closed:
             try:
                 sent = await self.messenger.send_dm(
@@ -271,12 +292,19 @@ class Dispatcher:
                 )
                 return Outcome(work, "sent", sent=sent, via="dm")
             except DmClosed:
+                if await self._has_left(member):
+                    newly.departed.add(member)
+                    return Outcome(work, "expired", reason=outbox.MEMBER_LEFT)
                 if work.guild_id is not None:
-                    newly_closed.add(member)
+                    newly.closed.add(member)
             except Transient as exc:
                 return Outcome(work, "retry", reason=exc.reason, retry_after=exc.retry_after)
             except Permanent as exc:
                 return Outcome(work, "failed", reason=exc.reason)
+        elif await self._has_left(member):
+            # DMs known closed: before pinging them in the pair's thread, make sure they're here.
+            newly.departed.add(member)
+            return Outcome(work, "expired", reason=outbox.MEMBER_LEFT)
         fallback = work.fallback_channel_id
         if fallback is None:
             return Outcome(work, "failed", reason="dms closed and no fallback channel")
@@ -289,6 +317,16 @@ class Dispatcher:
                 nonce=nonce_for(work.key, fallback=True),
             ),
         )
+
+    async def _has_left(self, member: tuple[int, int]) -> bool:
+        guild_id, user_id = member
+        if self.membership is None or not guild_id:
+            return False
+        try:
+            return await self.membership(guild_id, user_id) is False
+        except Exception:  # unknown: treat them as present, as before
+            log.warning("could not check a member's presence; assuming they are here")
+            return False
 
     @staticmethod
     async def _attempt(work: DueWork, via: str, sending: Awaitable[Sent]) -> Outcome:
@@ -339,6 +377,14 @@ class Dispatcher:
             return state or "lost"
 
 
+@dataclass
+class _Newly:
+    """What one delivery learnt about its recipient: DMs closed, or gone from the server."""
+
+    closed: set[tuple[int, int]] = field(default_factory=set)
+    departed: set[tuple[int, int]] = field(default_factory=set)
+
+
 class _Recorder:
     """Writes delivery outcomes as they complete, group-committed: whatever outcomes finished
     while the previous commit ran are written together in the next short transaction. A
@@ -351,14 +397,14 @@ class _Recorder:
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self._dispatcher = dispatcher
-        self._queue: list[tuple[Outcome, set[tuple[int, int]], asyncio.Future[None]]] = []
+        self._queue: list[tuple[Outcome, _Newly, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.counts: dict[str, int] = {}
         self.commits = 0
 
-    async def record(self, outcome: Outcome, newly_closed: set[tuple[int, int]]) -> None:
+    async def record(self, outcome: Outcome, newly: _Newly) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((outcome, newly_closed, done))
+        self._queue.append((outcome, newly, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         await done
@@ -374,9 +420,14 @@ class _Recorder:
             try:
                 async with unit_of_work(dispatcher.sessions) as session:
                     now = dispatcher.clock.now()
-                    closed = sorted({m for _, members, _ in taken for m in members})
+                    closed = sorted({m for _, newly, _ in taken for m in newly.closed})
                     for guild_id, user_id in closed:
                         await outbox.mark_dms_closed(
+                            session, guild_id=guild_id, user_id=user_id, now=now
+                        )
+                    gone = sorted({m for _, newly, _ in taken for m in newly.departed})
+                    for guild_id, user_id in gone:
+                        await departures.member_left(
                             session, guild_id=guild_id, user_id=user_id, now=now
                         )
                     counts = await outbox.record_outcomes(
@@ -400,6 +451,9 @@ class _Recorder:
             if dispatcher.on_dms_closed is not None:
                 for guild_id, user_id in closed:
                     dispatcher.on_dms_closed(guild_id, user_id)
+            if dispatcher.on_departed is not None:
+                for guild_id, user_id in gone:
+                    dispatcher.on_departed(guild_id, user_id)
             for _, _, done in taken:
                 if not done.done():
                     done.set_result(None)
@@ -550,6 +604,20 @@ class DiscordMessenger:
         self, *, channel_id: int, message: OutgoingMessage, nonce: str
     ) -> Sent:
         return await self._send(channel_id, message, nonce, dm=False)
+
+    async def still_member(self, guild_id: int, user_id: int) -> bool | None:
+        """:data:`Membership` by a REST member lookup (no privileged intent needed): 10007
+        Unknown Member (or 10013 Unknown User) means gone; other failures, unknown."""
+        await self.pacer.wait()
+        try:
+            await self.client.http.get_member(guild_id, user_id)
+        except discord.NotFound as exc:
+            if exc.code in (DISCORD_UNKNOWN_MEMBER, DISCORD_UNKNOWN_USER):
+                return False
+            return None
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError):
+            return None
+        return True
 
     async def _dm_channel(self, user_id: int) -> int:
         cached = self._dm_channels.get(user_id)

@@ -142,6 +142,15 @@ async def admitted(
                 session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
             )
         access.cleared(guild_id, user_id)
+    if await access.marked_left(guild_id, user_id):
+        # Someone who left and came back: interacting here proves it (no intent needed).
+        from bot.services import departures
+
+        async with unit_of_work(deps.sessions) as session:
+            await departures.member_returned(
+                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+            )
+        access.returned(guild_id, user_id)
     if access_role is None or access_role in roles or moderator:
         return True
     await send_ephemeral(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import discord
 
 from bot.services.partnerships import ProposalCard
-from bot.services.ports import Permanent, Transient, nonce_for
+from bot.services.ports import MemberGone, Permanent, Transient, nonce_for
 
 if TYPE_CHECKING:
     from bot.app import PairBot
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week without messages before Discord hides it
+UNKNOWN_MEMBER = 10007
+DMS_CLOSED = 50007
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,16 @@ async def open_space(
     view: discord.ui.View | None,
     *,
     pace: Callable[[], Awaitable[None]] = unpaced,
+    still_member: Callable[[int, int], Awaitable[bool | None]] | None = None,
 ) -> Space:
     """Open the proposal's private thread and post it there with ``view`` (Accept / Decline,
     or none for a pair that has both chosen already); fall back to DMs. Retrying is safe: the
     proposal message carries a deterministic nonce. ``pace`` is awaited before each request
-    (the dispatcher's send pacing, so spaces and deliveries share one budget)."""
+    (the dispatcher's send pacing, so spaces and deliveries share one budget).
+
+    Raises :class:`MemberGone` when one of the pair has left the server (10007 when added to
+    the thread, or a DM refused with 50007 and ``still_member`` saying no): the half-made
+    thread is removed and nothing more is sent."""
     buttons = view if view is not None else discord.utils.MISSING
     channel = _pair_channel(bot, card.pair_channel_id)
     if channel is not None:
@@ -87,7 +94,13 @@ async def open_space(
             )
             for user_id in card.user_ids:
                 await pace()
-                await thread.add_user(discord.Object(id=user_id))
+                try:
+                    await thread.add_user(discord.Object(id=user_id))
+                except discord.NotFound as exc:
+                    if exc.code != UNKNOWN_MEMBER:
+                        raise
+                    await _remove(thread)
+                    raise MemberGone(user_id) from exc
             await pace()
             await thread.send(
                 card.thread_text,
@@ -105,10 +118,7 @@ async def open_space(
                 exc.status,
             )
             if thread is not None:
-                try:
-                    await thread.delete()
-                except discord.HTTPException:
-                    log.warning("could not remove the half-made thread %s", thread.id)
+                await _remove(thread)
     reached = []
     for user_id in card.user_ids:
         try:
@@ -121,13 +131,34 @@ async def open_space(
                 nonce=nonce_for(f"proposal:{card.partnership_id}:{user_id}"),
             )
             reached.append(user_id)
-        except discord.Forbidden:
+        except discord.Forbidden as exc:
+            if await _gone(still_member, card.guild_id, user_id, exc):
+                raise MemberGone(user_id) from exc
             log.warning("partnership %s: a member's DMs are closed", card.partnership_id)
         except discord.HTTPException as exc:
             if exc.status == 429 or exc.status >= 500:
                 raise Transient(f"discord http {exc.status}") from exc
             raise Permanent(f"proposal dm rejected (http {exc.status})") from exc
     return Space(None, tuple(reached))
+
+
+async def _gone(
+    still_member: Callable[[int, int], Awaitable[bool | None]] | None,
+    guild_id: int,
+    user_id: int,
+    refused: discord.Forbidden,
+) -> bool:
+    """A DM refused with 50007 is closed DMs, or someone who shares no server with the bot."""
+    if refused.code != DMS_CLOSED or still_member is None:
+        return False
+    return await still_member(guild_id, user_id) is False
+
+
+async def _remove(thread: discord.Thread) -> None:
+    try:
+        await thread.delete()
+    except discord.HTTPException:
+        log.warning("could not remove the half-made thread %s", thread.id)
 
 
 async def close_space(bot: PairBot, *, thread_id: int, text: str, key: str) -> None:

@@ -22,9 +22,10 @@ from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.domain import partnership as d
 from bot.interactions import NO_PINGS, BaseModal, BaseView, report_error, send_ephemeral
-from bot.services import partnerships
+from bot.services import departures, partnerships
 from bot.services.outbox import DueWork
 from bot.services.partnerships import PairStatus
+from bot.services.ports import MemberGone
 
 log = logging.getLogger(__name__)
 
@@ -465,7 +466,17 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
         view = proposal_view(pid) if card.needs_answer else None
         pacer = getattr(self.bot.dispatcher.messenger, "pacer", None)
         pace = pacer.wait if pacer is not None else spaces.unpaced
-        space = await spaces.open_space(self.bot, card, view, pace=pace)
+        try:
+            space = await spaces.open_space(
+                self.bot, card, view, pace=pace, still_member=self.bot.dispatcher.membership
+            )
+        except MemberGone as gone:
+            # Found out here, it ends the proposal like any departure (services.departures).
+            await departures.member_left(
+                session, guild_id=card.guild_id, user_id=gone.user_id, now=now
+            )
+            self.bot.access.departed(card.guild_id, gone.user_id)
+            return
         await partnerships.record_space(
             session, partnership_id=pid, thread_id=space.thread_id, now=now
         )

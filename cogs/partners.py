@@ -15,7 +15,7 @@ from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.forum import sync_post
 from bot.interactions import NO_PINGS, report_error, send_ephemeral
-from bot.services import pool, posts
+from bot.services import departures, pool, posts
 from bot.services.outbox import DueWork
 from bot.services.ports import Permanent, Transient
 from bot.services.posts import POST_SYNC
@@ -166,6 +166,28 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
         self.bot.add_dynamic_items(RequestButton, DecisionButton)
         self.bot.deps.ticker.add_handler("pool-upkeep", self.upkeep)
         self.bot.dispatcher.register(POST_SYNC.kind, self._post_sync)
+
+    # With the optional members intent (``members_intent``) Discord announces departures and
+    # arrivals; without it these never fire and departures are found out on delivery.
+    @commands.Cog.listener()
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            await departures.member_left(
+                session,
+                guild_id=payload.guild_id,
+                user_id=payload.user.id,
+                now=self.bot.deps.clock.now(),
+            )
+        self.bot.access.departed(payload.guild_id, payload.user.id)
+
+    @commands.Cog.listener()
+    async def on_member_join(self, member: discord.Member) -> None:
+        async with unit_of_work(self.bot.deps.sessions) as session:
+            back = await departures.member_returned(
+                session, guild_id=member.guild.id, user_id=member.id, now=self.bot.deps.clock.now()
+            )
+        if back:
+            self.bot.access.returned(member.guild.id, member.id)
 
     async def upkeep(self) -> None:
         """Every tick, before the dispatcher: end pauses that are due (their posts follow through

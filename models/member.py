@@ -36,6 +36,9 @@ class Member(Base):
     medium: Mapped[str | None] = mapped_column(String(16))
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     dms_closed: Mapped[bool] = mapped_column(default=False)
+    # When the member was seen leaving the server (None: present, or back since): nothing is
+    # sent to them, and their first interaction after a rejoin clears it.
+    left_at: Mapped[datetime | None]
     # idle / seeking / paused; a member in a proposed or active partnership is not in the pool.
     pool_status: Mapped[str] = mapped_column(String(16), default="idle")
     paused_until: Mapped[datetime | None]

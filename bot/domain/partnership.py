@@ -548,6 +548,17 @@ def ended_dm(actor: int) -> str:
     )
 
 
+def partner_left_dm(*, proposal: bool) -> str:
+    """What a partner reads when the other has left the server: no name (a departed member's
+    mention may no longer resolve), no reason (we don't know it, and it is theirs), no blame."""
+    what = "this proposal is off" if proposal else "your partnership has ended"
+    return (
+        f"Your partner has left the server, so {what}. Thank you for the time you gave each "
+        "other. You're back in the pool, first in line for the next round; `/partner leave` "
+        "if you'd rather take a break. 🌱"
+    )
+
+
 def space_closed_text() -> str:
     return "This partnership has ended, so this thread is now closed. Thank you both. 🌱"
 

@@ -209,7 +209,7 @@ class Outcome:
     """What happened to one claimed delivery; :func:`record_outcomes` writes a batch of them."""
 
     work: DueWork
-    status: Literal["sent", "failed", "retry"]
+    status: Literal["sent", "failed", "retry", "expired"]
     sent: Sent | None = None
     via: str | None = None
     reason: str | None = None
@@ -621,13 +621,21 @@ async def mark_done(session: AsyncSession, *, work: DueWork, now: datetime) -> b
     return bool(getattr(result, "rowcount", 0))
 
 
-async def mark_failed(session: AsyncSession, *, work: DueWork, reason: str, now: datetime) -> bool:
-    """Give up on a row for a reason that retrying can't change (never member text)."""
+async def mark_failed(
+    session: AsyncSession,
+    *,
+    work: DueWork,
+    reason: str,
+    now: datetime,
+    state: OutboxState = OutboxState.FAILED,
+) -> bool:
+    """Give up on a row for a reason that retrying can't change (never member text);
+    ``state=EXPIRED`` when it is no longer worth doing (its recipient left the server)."""
     result = await session.execute(
         update(OUTBOX)
         .where(_fenced(work))
         .values(
-            state=OutboxState.FAILED.value,
+            state=state.value,
             reason=_reason(reason),
             lease_until=None,
             finished_at=now,
@@ -715,11 +723,12 @@ async def record_outcomes(
         if written < len(sent):
             counts["lost"] = len(sent) - written
     for outcome in outcomes:
-        if outcome.status == "failed":
+        if outcome.status in ("failed", "expired"):
+            state = OutboxState(outcome.status)
             ok = await mark_failed(
-                session, work=outcome.work, reason=outcome.reason or "failed", now=now
+                session, work=outcome.work, reason=outcome.reason or "failed", now=now, state=state
             )
-            count(OutboxState.FAILED.value if ok else None)
+            count(state.value if ok else None)
         elif outcome.status == "retry":
             count(
                 await retry_later(
@@ -741,15 +750,49 @@ async def closed_dm_users(
     session: AsyncSession, *, members: Collection[tuple[int, int]]
 ) -> set[tuple[int, int]]:
     """Which of these ``(guild_id, user_id)`` members are known to have closed DMs."""
+    return await _members_where(session, members, Member.dms_closed.is_(True))
+
+
+async def departed_users(
+    session: AsyncSession, *, members: Collection[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """Which of these ``(guild_id, user_id)`` members are known to have left the server."""
+    return await _members_where(session, members, Member.left_at.is_not(None))
+
+
+async def _members_where(
+    session: AsyncSession, members: Collection[tuple[int, int]], condition: Any
+) -> set[tuple[int, int]]:
     if not members:
         return set()
     rows = await session.execute(
         select(Member.guild_id, Member.user_id).where(
-            Member.dms_closed.is_(True),
-            tuple_(Member.guild_id, Member.user_id).in_(sorted(members)),
+            condition, tuple_(Member.guild_id, Member.user_id).in_(sorted(members))
         )
     )
     return {(g, u) for g, u in rows.all()}
+
+
+MEMBER_LEFT = "the member left the server"
+
+
+async def cancel_deliveries_to(
+    session: AsyncSession, *, guild_id: int, user_id: int, now: datetime
+) -> int:
+    """The member left the server: their pending messages will not be sent (marked ``expired``
+    with :data:`MEMBER_LEFT` as the reason; kept, not deleted, so nothing they wrote that a
+    row quotes is lost before the privacy rules say so). Feature work about them stays."""
+    result = await session.execute(
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.guild_id == guild_id,
+            OUTBOX.c.user_id == user_id,
+            OUTBOX.c.state == OutboxState.PENDING.value,
+            OUTBOX.c.kind.in_(sorted(delivery_kinds())),
+        )
+        .values(state=OutboxState.EXPIRED.value, reason=MEMBER_LEFT, finished_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_dms_closed(

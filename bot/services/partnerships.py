@@ -1693,6 +1693,35 @@ async def forget_member(session: AsyncSession, *, member_id: int, now: datetime)
     return True
 
 
+async def member_left(session: AsyncSession, *, member: Member, now: datetime) -> bool:
+    """The member has left the server: their live partnership (or proposal) ends at once, with
+    no grace period (a rejoin starts afresh), as ``left``. Every other member is told kindly and
+    goes back to the pool first in line; the space closes; the pair's pending work is
+    cancelled. ``True`` if there was a live partnership."""
+    partnership = await _live_for(session, member_id=member.id)
+    if partnership is None:
+        return False
+    was = partnership.state
+    members = await _members(session, partnership)
+    await _finish(session, partnership, reason="left", now=now)
+    for other in members.values():
+        if other.id != member.id:
+            await _back_to_pool(session, other, now)
+    await _part_ways(
+        session,
+        partnership=partnership,
+        members=members,
+        leaver_id=member.id,
+        event="left",
+        text_for=lambda _other: d.partner_left_dm(proposal=was == "proposed"),
+        closed_text=d.space_closed_text(),
+        now=now,
+    )
+    await session.flush()
+    log.info("partnership %s ended: a partner left the server", partnership.id)
+    return True
+
+
 # --------------------------------------------------------------------------- status
 
 

@@ -139,6 +139,12 @@ async def leave(session: AsyncSession, *, guild_id: int, user_id: int, now: date
     member = await find_member(session, guild_id=guild_id, user_id=user_id)
     if member is None or member.pool_status == "idle":
         raise NotFound("You're not in the pool, so there's nothing to leave.")
+    await take_out(session, member=member, now=now)
+
+
+async def take_out(session: AsyncSession, *, member: Member, now: datetime) -> None:
+    """Out of the pool (``/partner leave``, or the member left the server): open requests to
+    and from them close, and their forum post follows through the outbox (it closes)."""
     member.pool_status = "idle"
     member.paused_until = None
     member.waiting_since = None

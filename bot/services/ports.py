@@ -46,6 +46,15 @@ class DmClosed(DeliveryError):
     """The member does not accept DMs from this server (Discord 403, code 50007)."""
 
 
+class MemberGone(Exception):
+    """The member is no longer in the server (Discord 10007 Unknown Member): see
+    :mod:`bot.services.departures`."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"member {user_id} left the server")
+        self.user_id = user_id
+
+
 class Transient(DeliveryError):
     """Worth trying again later: rate limited, Discord unavailable, connection lost. The outcome
     of the failed call is unknown, which is why every retry reuses the delivery's nonce."""

@@ -83,6 +83,10 @@ class AccessCache:
         await self._read_flags()
         return (guild_id, user_id) in self._left
 
+    def known_left(self, guild_id: int, user_id: int) -> bool:
+        """What this process last heard (no database read)."""
+        return (guild_id, user_id) in self._left
+
     def departed(self, guild_id: int, user_id: int) -> None:
         self._left.add((guild_id, user_id))
 

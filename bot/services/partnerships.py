@@ -501,6 +501,35 @@ async def _part_ways(
     await _close_space(session, partnership=partnership, text=closed_text, now=now)
 
 
+async def _fall_through(
+    session: AsyncSession,
+    *,
+    partnership: Partnership,
+    members: dict[int, Member],
+    leaver_id: int,
+    back: Sequence[Member],
+    event: str,
+    text_for: Callable[[Member], str],
+    closed_text: str,
+    now: datetime,
+) -> None:
+    """A partnership that ends through nobody's choice but ``leaver_id``'s (``event`` is also
+    its end reason): ``back`` return to the pool first in line, the others are told."""
+    await _finish(session, partnership, reason=event, now=now)
+    for other in back:
+        await _back_to_pool(session, other, now)
+    await _part_ways(
+        session,
+        partnership=partnership,
+        members=members,
+        leaver_id=leaver_id,
+        event=event,
+        text_for=text_for,
+        closed_text=closed_text,
+        now=now,
+    )
+
+
 async def _close_space(
     session: AsyncSession, *, partnership: Partnership, text: str, now: datetime
 ) -> None:
@@ -854,14 +883,12 @@ async def decide(
     mine.decided_at = now
     if not accept:
         mine.private_reason = reason
-        await _finish(session, partnership, reason="declined", now=now)
-        for other in members.values():
-            await _back_to_pool(session, other, now)
-        await _part_ways(
+        await _fall_through(
             session,
             partnership=partnership,
             members=members,
             leaver_id=member.id,
+            back=list(members.values()),
             event="declined",
             text_for=lambda other: d.proposal_declined_dm(
                 [m.user_id for m in members.values() if m.id != other.id]
@@ -1703,15 +1730,12 @@ async def member_left(session: AsyncSession, *, member: Member, now: datetime) -
         return False
     was = partnership.state
     members = await _members(session, partnership)
-    await _finish(session, partnership, reason="left", now=now)
-    for other in members.values():
-        if other.id != member.id:
-            await _back_to_pool(session, other, now)
-    await _part_ways(
+    await _fall_through(
         session,
         partnership=partnership,
         members=members,
         leaver_id=member.id,
+        back=[m for m in members.values() if m.id != member.id],
         event="left",
         text_for=lambda _other: d.partner_left_dm(proposal=was == "proposed"),
         closed_text=d.space_closed_text(),

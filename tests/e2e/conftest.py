@@ -3,7 +3,9 @@ on the suite's database, with a clock that only tests move."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -12,9 +14,13 @@ from bot.sandbox import Sandbox, sandbox
 from tests.dbutil import on_postgres, truncate_all
 
 
-@pytest.fixture
-async def sb(database_url: str, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    async with sandbox(database_url=database_url, clock=clock) as box:
+@contextlib.asynccontextmanager
+async def sandbox_for_test(
+    database_url: str, clock: FakeClock, **settings: Any
+) -> AsyncIterator[Sandbox]:
+    """The sandbox for one test (``settings`` override the bot's): no Discord rule broken by
+    the end, and on PostgreSQL the shared database emptied for the next test."""
+    async with sandbox(database_url=database_url, clock=clock, **settings) as box:
         yield box
         box.emu.assert_no_violations()
     if on_postgres():
@@ -23,3 +29,9 @@ async def sb(database_url: str, clock: FakeClock) -> AsyncIterator[Sandbox]:
         engine = create_engine(database_url)
         await truncate_all(engine)
         await engine.dispose()
+
+
+@pytest.fixture
+async def sb(database_url: str, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    async with sandbox_for_test(database_url, clock) as box:
+        yield box

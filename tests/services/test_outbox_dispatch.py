@@ -473,3 +473,64 @@ async def test_the_heartbeat_renews_only_claims_still_held(
     by_key = {r.key: r for r in await rows(sessions)}
     assert by_key["r0"].state == "done"
     assert {by_key[k].lease_until for k in ("r1", "r2")} == {later + LEASE}
+
+
+async def test_a_refused_dm_to_someone_who_left_calls_off_their_messages_and_no_fallback(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """50007 is closed DMs or a member who left (no shared server). The dispatcher asks
+    (a member lookup); someone gone gets no fallback ping in the pair's thread, their other
+    pending messages are called off, and nothing is tried for them afterwards. Someone still
+    here falls back to the thread as before."""
+    now = clock.now()
+    async with unit_of_work(sessions) as session:
+        for user_id in (1, 2):
+            session.add(Member(guild_id=G, user_id=user_id, created_at=now, updated_at=now))
+    await add(
+        sessions,
+        clock,
+        [
+            dm("gone-now", "checkin", now, user_id=1, fallback=5001),
+            dm("gone-later", "checkin", now + timedelta(days=1), user_id=1, fallback=5001),
+            dm("here", "checkin", now, user_id=2, fallback=5002),
+        ],
+    )
+    asked: list[tuple[int, int]] = []
+
+    async def membership(guild_id: int, user_id: int) -> bool | None:
+        asked.append((guild_id, user_id))
+        return user_id != 1
+
+    departed: list[tuple[int, int]] = []
+    messenger = RecordingMessenger(closed_dms={1, 2})
+    dispatcher = make_dispatcher(
+        sessions,
+        clock,
+        messenger,
+        membership=membership,
+        on_departed=lambda g, u: departed.append((g, u)),
+    )
+    await dispatcher.run_once()
+    stored = {r.key: r for r in await rows(sessions)}
+    assert (stored["gone-now"].state, stored["gone-now"].reason) == (
+        "expired",
+        outbox.MEMBER_LEFT,
+    )
+    assert (stored["gone-later"].state, stored["gone-later"].reason) == (
+        "expired",
+        outbox.MEMBER_LEFT,
+    )
+    assert stored["here"].delivered_via == "fallback"
+    assert [target for _, target, _ in messenger.sent] == [5002]
+    assert sorted(asked) == [(G, 1), (G, 2)] and departed == [(G, 1)]
+    async with sessions() as session:
+        assert await outbox.departed_users(session, members={(G, 1), (G, 2)}) == {(G, 1)}
+
+    # Later work for them is not even tried, nor looked up again.
+    clock.advance(timedelta(days=2))
+    await add(sessions, clock, [dm("again", "checkin", clock.now(), user_id=1, fallback=5001)])
+    messenger.calls.clear()
+    asked.clear()
+    await dispatcher.run_once()
+    assert messenger.calls == [] and asked == []
+    assert {r.key: r.state for r in await rows(sessions)}["again"] == "expired"

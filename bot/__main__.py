@@ -173,6 +173,13 @@ async def _run(settings: Settings) -> int:
     except discord.LoginFailure:
         print("pairbot: Discord refused the token; check PAIRBOT_TOKEN.", file=sys.stderr)
         return 2
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "pairbot: Discord refused the Server Members intent; turn it on for the bot in the "
+            "developer portal, or set members_intent = false.",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         await engine.dispose()
         if lock is not None:

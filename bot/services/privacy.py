@@ -254,6 +254,7 @@ async def export_member(
             "matched_first_next_round": member.priority,
             "forum_post_id": None if member.forum_post_id is None else str(member.forum_post_id),
             "dms_closed": member.dms_closed,
+            "left_server_at": _when(member.left_at),
             "rounds": None if standing is None else {
                 "rounds_waited": standing.rounds_waited,
                 "last_round_at": _when(standing.last_round_at),
@@ -377,6 +378,7 @@ async def delete_member(
     member.medium = None
     member.languages = []
     member.dms_closed = False
+    member.left_at = None
     member.pool_status = "idle"
     member.paused_until = None
     member.waiting_since = None

@@ -11,19 +11,26 @@ the ended partnership back."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import discord
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import Deps, build_bot
 from bot.clock import FakeClock
-from bot.db import unit_of_work
+from bot.config import Settings
+from bot.db import create_engine, create_sessionmaker, unit_of_work
 from bot.sandbox import Sandbox
+from bot.scheduler import Ticker
 from bot.services import outbox, partnerships
 from bot.services.profiles import find_member
-from emulator import Member, Message
+from emulator import Emulator, Member, Message
+from emulator.client import run_bot
+from emulator.gateway import PRIVILEGED_INTENTS
 from models import OutboxItem, Partnership
 from tests.e2e.conftest import sandbox_for_test
 from tests.e2e.test_partnerships import join, partners
@@ -195,6 +202,12 @@ async def test_a_rejoin_does_not_bring_the_partnership_back(sb: Sandbox) -> None
     status = await bob.slash("pair status")
     assert "Partners with" not in status.content
     assert (await row(sb, bob)).left_at is None
+    export = await bob.slash("privacy export")  # nothing he entered was lost by leaving
+    [file] = export.attachments
+    mine = json.loads(file.data)
+    assert mine["profile"]["intro"] == "I'm bob." and mine["private"]["gender"] == "woman"
+    assert [p["end_reason"] for p in mine["partnerships"]] == ["left"]
+    assert mine["pool"]["left_server_at"] is None
     joined = await bob.slash("partner find")
     assert "You're in the pool" in joined.content
     await alice.slash("partner leave")  # bob is alone in the round: it tells him why
@@ -203,3 +216,31 @@ async def test_a_rejoin_does_not_bring_the_partnership_back(sb: Sandbox) -> None
     await sb.tick()
     await bob.wait_for_dm("No partner for you this round")  # DMs reach him again
     assert len(bob.dms()) == before + 1
+
+
+async def test_pairbot_asks_for_no_privileged_intent_unless_configured(
+    sb: Sandbox, database_url: str, clock: FakeClock
+) -> None:
+    """By default the bot identifies without any privileged intent (the README's promise); with
+    ``members_intent`` it asks for Server Members, and a Discord that refuses it (the portal
+    switch off) stops it with discord.py's PrivilegedIntentsRequired, which ``pairbot run``
+    turns into one line for the operator."""
+    [session] = sb.emu.gateway.sessions.values()
+    assert session.intents & PRIVILEGED_INTENTS == 0
+
+    async with Emulator(privileged_intents=0) as strict:
+        strict.create_guild("Elsewhere")
+        engine = create_engine(database_url)
+        deps = Deps(
+            settings=Settings(members_intent=True, tick_seconds=3600),
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            clock=clock,
+            ticker=Ticker(3600),
+        )
+        try:
+            with pytest.raises(discord.PrivilegedIntentsRequired):
+                async with run_bot(strict, build_bot(deps, guild_ready_timeout=0.05)):
+                    pass
+        finally:
+            await engine.dispose()

@@ -234,12 +234,13 @@ class Dispatcher:
         gate = asyncio.Semaphore(self.max_in_flight)
         recorder = _Recorder(self)
         gone = departed if departed is not None else set()
+        checked: dict[tuple[int, int], bool] = {}  # one member lookup per member and batch
 
         async def one(work: DueWork) -> None:
             async with gate:  # the slot is held until the outcome is committed
                 newly = _Newly()
                 try:
-                    outcome = await self._deliver_one(work, closed, newly, gone)
+                    outcome = await self._deliver_one(work, closed, newly, gone, checked)
                 except Exception as exc:  # a bug must not lose the batch's other outcomes
                     log.exception("delivery %s crashed; it will be retried", work.id)
                     outcome = Outcome(work, "retry", reason=f"error: {type(exc).__name__}")
@@ -270,6 +271,7 @@ class Dispatcher:
         closed: set[tuple[int, int]],
         newly: _Newly,
         departed: set[tuple[int, int]],
+        checked: dict[tuple[int, int], bool] | None = None,
     ) -> Outcome:
         if work.user_id is None:
             assert work.channel_id is not None
@@ -292,7 +294,7 @@ class Dispatcher:
                 )
                 return Outcome(work, "sent", sent=sent, via="dm")
             except DmClosed:
-                if await self._has_left(member):
+                if await self._has_left(member, checked):
                     newly.departed.add(member)
                     return Outcome(work, "expired", reason=outbox.MEMBER_LEFT)
                 if work.guild_id is not None:
@@ -301,7 +303,7 @@ class Dispatcher:
                 return Outcome(work, "retry", reason=exc.reason, retry_after=exc.retry_after)
             except Permanent as exc:
                 return Outcome(work, "failed", reason=exc.reason)
-        elif await self._has_left(member):
+        elif await self._has_left(member, checked):
             # DMs known closed: before pinging them in the pair's thread, make sure they're here.
             newly.departed.add(member)
             return Outcome(work, "expired", reason=outbox.MEMBER_LEFT)
@@ -318,15 +320,22 @@ class Dispatcher:
             ),
         )
 
-    async def _has_left(self, member: tuple[int, int]) -> bool:
+    async def _has_left(
+        self, member: tuple[int, int], checked: dict[tuple[int, int], bool] | None
+    ) -> bool:
         guild_id, user_id = member
         if self.membership is None or not guild_id:
             return False
+        if checked is not None and member in checked:
+            return checked[member]
         try:
-            return await self.membership(guild_id, user_id) is False
+            left = await self.membership(guild_id, user_id) is False
         except Exception:  # unknown: treat them as present, as before
             log.warning("could not check a member's presence; assuming they are here")
-            return False
+            left = False
+        if checked is not None:
+            checked[member] = left
+        return left
 
     @staticmethod
     async def _attempt(work: DueWork, via: str, sending: Awaitable[Sent]) -> Outcome:

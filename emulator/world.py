@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .clock import EmulatorClock
 from .errors import ApiError, EmulatorError, FormErrors, Violation
 from .mentions import compute_pings, mentioned_ids
 from .model import (
@@ -95,7 +95,9 @@ class World:
         self.base_url = "http://127.0.0.1"
         #: (channel id, author id, nonce) -> (message id, monotonic time) for enforce_nonce.
         self.nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
+        #: Seconds a nonce de-duplicates for ("the past few minutes"), on :attr:`clock`.
         self.nonce_window = 300.0
+        self.clock = EmulatorClock()
         self.gateway: Gateway | None = None
         self.actions: Actions
         #: Called with ("create" | "edit" | "delete", message) for every stored message change;
@@ -711,7 +713,7 @@ class World:
         if entry is None:
             return None
         message_id, at = entry
-        if time.monotonic() - at > self.nonce_window:
+        if self.clock.now() - at > self.nonce_window:
             return None
         return self.messages.get(message_id)
 
@@ -719,7 +721,7 @@ class World:
         if message.nonce is not None:
             self.nonces[(message.channel.id, message.author.id, message.nonce)] = (
                 message.id,
-                time.monotonic(),
+                self.clock.now(),
             )
 
     # --- commands ----------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def sleep_on_emulator_clock(emulator: Emulator) -> Callable[[], None]:
     """Make discord.py's rate-limit and retry sleeps waits on ``emulator.clock`` (a fake clock
     in tests: no real-time waits); returns the undo function."""
     modules = (discord.http, discord.webhook.async_)
-    old = [m.asyncio for m in modules]  # type: ignore[attr-defined]
+    old = [m.asyncio for m in modules]
     shim = _AsyncioOnClock(emulator.clock.sleep)
     for module in modules:
         module.asyncio = shim  # type: ignore[attr-defined]

@@ -94,7 +94,6 @@ class Identified:
     shard_count: int
     session_id: str
 
-
 #: Gateway API versions Discord still serves.
 API_VERSIONS = frozenset({"9", "10"})
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.db import unit_of_work
 from bot.sandbox import Sandbox
 from bot.services import outbox
 from bot.services.outbox import NewWork
 from bot.services.ports import OutgoingMessage, nonce_for
-from bot.db import unit_of_work
 
 
 async def test_a_lost_answer_retried_after_the_nonce_window_still_gives_one_message(

@@ -7,7 +7,10 @@ when closed), other kinds go to the handler a feature registered with :meth:`Dis
 Each delivery's outcome is written as soon as its send completes (group-committed with the others
 that finished meanwhile), so a crash leaves unrecorded only the sends in flight at that moment;
 their rows' leases run out and they are sent again with the same nonce, which Discord answers
-with the first message while inside its de-duplication window.
+with the first message while inside its de-duplication window. A send whose answer was lost
+while the process lives is retried after a backoff that may outlast that window: the retry
+first looks for the message's receipt (its MESSAGE_CREATE, which carries the nonce; see
+:meth:`Dispatcher.saw_own_message`) and records that message instead of sending again.
 """
 
 from __future__ import annotations

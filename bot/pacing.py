@@ -36,9 +36,16 @@ class PaceClock(Protocol):
 
     def sleep(self, seconds: float) -> Awaitable[object]: ...
 
+    @property
+    def fake(self) -> bool:
+        """A clock that jumps when slept on (tests), rather than one that runs."""
+        ...
+
 
 class LoopClock:
     """The event loop's clock and real sleeps (production)."""
+
+    fake = False
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -100,6 +107,14 @@ class Window:
                     continue  # time may have moved meanwhile
                 await clock.sleep(self._finished[0] + self.per - now)
 
+    def idle(self, now: float) -> bool:
+        """Nothing in flight, queued or inside the window: the bucket can be forgotten."""
+        return (
+            not self._inflight
+            and not self._lock.locked()
+            and all(now - t >= self.per for t in self._finished)
+        )
+
     def release(self, clock: PaceClock) -> None:
         self._inflight -= 1
         now = clock.now()
@@ -127,6 +142,7 @@ class RoutePacer:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._slots_taken = 0
         #: Requests that had to wait, and for how long in total (seconds on the pace clock).
         self.waits = 0
         self.waited = 0.0
@@ -138,6 +154,7 @@ class RoutePacer:
         key = f"{method} {path}:{'' if limit.shared else major}"
         window = self._routes.get(key)
         if window is None:
+            self._forget_idle_windows()
             # One under Discord's limit, so a bucket never reports 0 remaining; one at a time,
             # because discord.py counts requests in flight against the bucket's remaining
             # and sleeps out the whole reset when that looks used up.
@@ -170,11 +187,23 @@ class RoutePacer:
             for window in held:
                 window.release(self.clock)
 
+    def _forget_idle_windows(self) -> None:
+        """Every few hundred new buckets, drop those with nothing in their window any more
+        (one per DM channel would otherwise pile up for good)."""
+        self._slots_taken += 1
+        if self._slots_taken % 512:
+            return
+        now = self.clock.now()
+        for key, window in list(self._routes.items()):
+            if window.idle(now):
+                del self._routes[key]
+
     async def _settle(self) -> bool:
-        """Wait until none of the bot's requests is in flight; whether there was one. A wait
-        on the clock then starts after everything already sent has been answered, so on a fake
-        clock (which jumps) no request in flight is stamped late."""
-        if not self._inflight:
+        """On a fake clock (which jumps when slept on), wait until none of the bot's requests
+        is in flight; whether there was one. A wait on the clock then starts after everything
+        already sent has been answered, so no request in flight is stamped late. A real clock
+        runs on its own: nothing to wait for."""
+        if not self.clock.fake or not self._inflight:
             return False
         await self._idle.wait()
         return True

@@ -14,6 +14,8 @@ DM_OPEN = ("POST", "/users/@me/channels")
 class StillClock:
     """Time moves only when the pacer waits on it."""
 
+    fake = True
+
     def __init__(self) -> None:
         self.t = 0.0
 
@@ -63,3 +65,15 @@ async def test_concurrent_requests_stay_under_the_global_limit_and_keep_their_or
     for start in log:  # no second holds more than 40 starts
         assert sum(1 for t in log if start <= t < start + 1.0) <= 40
     assert max(log) == 2.0
+
+
+async def test_buckets_with_nothing_in_their_window_are_forgotten() -> None:
+    clock = StillClock()
+    pacer = RoutePacer(clock=clock)
+    log: list[float] = []
+    for i in range(600):  # one DM channel each, as a big round of reminders has
+        await _send(pacer, MESSAGES, str(i), log)
+        clock.t += 0.1
+    assert len(pacer._routes) < 600 - 400  # old channels' buckets went; recent ones stay
+    assert len(log) == 600
+    assert all(abs(t - i * 0.1) < 1e-6 for i, t in enumerate(log))  # and nobody waited

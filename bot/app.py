@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.access import AccessCache
 from bot.clock import Clock
 from bot.config import Settings
-from bot.dispatch import DiscordMessenger, Dispatcher, SharedPacer
+from bot.dispatch import DiscordMessenger, Dispatcher, Pacer, SharedPacer
 from bot.interactions import PairTree
 from bot.metrics import Metrics, OpsServer, serve
+from bot.pacing import PaceClock, RoutePacer, pace_requests
 from bot.scheduler import Ticker
 from bot.services.ports import Messenger
 from bot.startup import StartupError
@@ -41,6 +42,9 @@ class Deps:
     # The process's metrics (bot.metrics); served on /metrics and /healthz when
     # settings.metrics_enabled. None: nothing is measured.
     metrics: Metrics | None = None
+    # What the bot paces its requests on: None is the event loop's clock; the sandbox passes
+    # the emulator's clock, which follows the tests' fake clock (no real-time waits).
+    pace_clock: PaceClock | None = None
 
 
 def point_at(api_base_url: str | None, gateway_url: str | None) -> None:
@@ -71,20 +75,25 @@ class PairBot(commands.Bot):
             **options,
         )
         self.deps = deps
+        settings = deps.settings
+        # Every REST request: under the global limit and one under each tight route limit.
+        self.request_pacer = RoutePacer(
+            global_per_second=settings.send_rate_per_second, clock=deps.pace_clock
+        )
+        pace_requests(self, self.request_pacer)
+        self.add_listener(self._own_message, "on_message")
         self._extensions = extensions
         self.failed_extensions: list[str] = []
         self._closed_cleanly = False
         self.access = AccessCache(deps.sessions)
         self.ops_server: OpsServer | None = None
         # Built before the cogs load so that features can register their due-work handlers.
-        settings = deps.settings
         messenger = deps.messenger or DiscordMessenger(
             self,
             rate_per_second=settings.send_rate_per_second,
-            # Several processes share PostgreSQL, and so one send budget; SQLite is one.
-            pacer=SharedPacer(deps.sessions, rate_per_second=settings.send_rate_per_second)
-            if deps.engine.dialect.name == "postgresql"
-            else None,
+            # The request pacer spaces this process's requests; several processes share
+            # PostgreSQL, and so one send budget besides. SQLite is one process.
+            pacer=self._shared_pacer() if deps.engine.dialect.name == "postgresql" else Pacer(None),
         )
         self.dispatcher = Dispatcher(
             on_dms_closed=self.access.marked_closed,
@@ -98,6 +107,28 @@ class PairBot(commands.Bot):
             batch_size=settings.claim_batch_size,
             lease=timedelta(seconds=settings.lease_seconds),
             on_outcomes=self._count_deliveries if deps.metrics is not None else None,
+        )
+
+    async def _own_message(self, message: discord.Message) -> None:
+        """Our own sends come back on the gateway with their nonce: the dispatcher's receipts."""
+        if self.user is not None and message.author.id == self.user.id:
+            nonce = message.nonce if isinstance(message.nonce, str) else None
+            self.dispatcher.saw_own_message(
+                nonce=nonce, message_id=message.id, channel_id=message.channel.id
+            )
+
+    def _shared_pacer(self) -> SharedPacer:
+        deps = self.deps
+        rate = deps.settings.send_rate_per_second
+        if deps.pace_clock is None:
+            return SharedPacer(deps.sessions, rate_per_second=rate, local=Pacer(None))
+        clock = deps.pace_clock
+        return SharedPacer(
+            deps.sessions,
+            rate_per_second=rate,
+            time=clock.now,
+            sleep=clock.sleep,
+            local=Pacer(None),
         )
 
     def _count_deliveries(self, counts: dict[str, int]) -> None:

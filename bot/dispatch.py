@@ -7,7 +7,10 @@ when closed), other kinds go to the handler a feature registered with :meth:`Dis
 Each delivery's outcome is written as soon as its send completes (group-committed with the others
 that finished meanwhile), so a crash leaves unrecorded only the sends in flight at that moment;
 their rows' leases run out and they are sent again with the same nonce, which Discord answers
-with the first message while inside its de-duplication window.
+with the first message while inside its de-duplication window. A send whose answer was lost
+while the process lives is retried after a backoff that may outlast that window: the retry
+first looks for the message's receipt (its MESSAGE_CREATE, which carries the nonce; see
+:meth:`Dispatcher.saw_own_message`) and records that message instead of sending again.
 """
 
 from __future__ import annotations
@@ -121,6 +124,36 @@ class Dispatcher:
         self._sleep = sleep
         self._held: dict[int, DueWork] = {}
         self.renewals = 0
+        # Receipts: nonce -> the message, from the gateway's MESSAGE_CREATE of our own sends
+        # (see saw_own_message). Bounded; only needed until a lost answer's retry comes round.
+        self._receipts: OrderedDict[str, Sent] = OrderedDict()
+        #: Retries answered from a receipt instead of sending again.
+        self.receipts_used = 0
+
+    RECEIPTS_KEPT = 50_000
+
+    def saw_own_message(self, *, nonce: str | None, message_id: int, channel_id: int) -> None:
+        """The gateway delivered a message the bot sent (MESSAGE_CREATE carries its nonce).
+
+        This is how duplicate protection holds past Discord's nonce window: when a send's answer
+        is lost (a dropped connection, a timeout) the row is retried after a backoff that can be
+        longer than the few minutes Discord de-duplicates nonces for; the message was created
+        all the same, and its MESSAGE_CREATE told us so. A retry first looks for its nonce here
+        and records the earlier message instead of sending again."""
+        if nonce is None or not nonce.startswith("pb"):
+            return
+        self._receipts[nonce] = Sent(message_id=message_id, channel_id=channel_id)
+        self._receipts.move_to_end(nonce)
+        while len(self._receipts) > self.RECEIPTS_KEPT:
+            self._receipts.popitem(last=False)
+
+    def _receipt(self, work: DueWork, via: str, nonce: str) -> Outcome | None:
+        sent = self._receipts.get(nonce)
+        if sent is None:
+            return None
+        self.receipts_used += 1
+        log.info("outbox row %s: already delivered (receipt %s); not sending again", work.id, via)
+        return Outcome(work, "sent", sent=sent, via=via)
 
     def register(self, kind: str, handler: Handler) -> None:
         """Route rows of ``kind`` (declared with ``outbox.register_kind``, not a delivery kind)
@@ -275,6 +308,9 @@ class Dispatcher:
     ) -> Outcome:
         if work.user_id is None:
             assert work.channel_id is not None
+            receipt = self._receipt(work, "channel", nonce_for(work.key))
+            if receipt is not None:
+                return receipt
             return await self._attempt(
                 work,
                 "channel",
@@ -287,6 +323,13 @@ class Dispatcher:
         member = (work.guild_id or 0, work.user_id)
         if member in departed:
             return Outcome(work, "expired", reason=outbox.MEMBER_LEFT)
+        for via, nonce in (
+            ("dm", nonce_for(work.key)),
+            ("fallback", nonce_for(work.key, fallback=True)),
+        ):
+            receipt = self._receipt(work, via, nonce)
+            if receipt is not None:
+                return receipt
         if member not in closed:
             try:
                 sent = await self.messenger.send_dm(

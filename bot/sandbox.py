@@ -99,6 +99,9 @@ async def sandbox(
     ``database_url`` must already be migrated. The scheduler's interval is set far out so that
     only explicit :meth:`Sandbox.tick` calls run due work: tests stay deterministic."""
     async with Emulator(interaction_deadline=3.0) as emu:
+        # Discord's rate limits are on; they, the nonce window and the bot's pacing count on
+        # the emulator's clock, which follows the fake clock (plus the time spent waiting).
+        emu.clock.follow(clock.now)
         guild = emu.create_guild(guild_name)
         forum = guild.create_forum("find-a-partner")
         pairs = guild.create_text_channel("pairs")
@@ -111,6 +114,7 @@ async def sandbox(
             sessions=create_sessionmaker(engine),
             clock=clock,
             ticker=Ticker(3600),
+            pace_clock=emu.clock,
         )
         if configure_guild:
             async with unit_of_work(deps.sessions) as session:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import types
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import discord
 import discord.gateway
 import discord.http
+import discord.webhook.async_
 import yarl
 
 from .server import Emulator
@@ -28,9 +30,45 @@ def point_discord_py_at(emulator: Emulator) -> Callable[[], None]:
     discord.http.Route.BASE = emulator.api_url
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(emulator.gateway_url)
 
+    undo_sleeps = sleep_on_emulator_clock(emulator) if emulator.clock.fake else None
+
     def undo() -> None:
         discord.http.Route.BASE = old_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+        if undo_sleeps is not None:
+            undo_sleeps()
+
+    return undo
+
+
+class _AsyncioOnClock(types.ModuleType):
+    """``asyncio`` as discord.py's HTTP modules see it, except that ``sleep`` (waiting out a
+    429, a bucket's reset or a 5xx retry) is a wait on the emulator's clock."""
+
+    def __init__(self, sleep: Callable[[float], Any]) -> None:
+        super().__init__("asyncio")
+        self._sleep = sleep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        await self._sleep(delay)
+        return result
+
+
+def sleep_on_emulator_clock(emulator: Emulator) -> Callable[[], None]:
+    """Make discord.py's rate-limit and retry sleeps waits on ``emulator.clock`` (a fake clock
+    in tests: no real-time waits); returns the undo function."""
+    modules = (discord.http, discord.webhook.async_)
+    old = [m.asyncio for m in modules]
+    shim = _AsyncioOnClock(emulator.clock.sleep)
+    for module in modules:
+        module.asyncio = shim  # type: ignore[attr-defined]
+
+    def undo() -> None:
+        for module, previous in zip(modules, old, strict=True):
+            module.asyncio = previous  # type: ignore[attr-defined]
 
     return undo
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import EmulatorClock
 from .model import Member, User
 
 JSON = dict[str, Any]
@@ -66,61 +66,119 @@ class FaultAnswer:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class RouteLimit:
+    """``limit`` requests per ``per`` seconds on the routes matching ``pattern``, counted per
+    major parameter (the channel, guild or webhook in the path) unless ``shared``."""
+
+    pattern: str
+    limit: int
+    per: float
+    shared: bool = False
+
+
+#: Discord's limits the emulator enforces by default. Message posts are Discord's well-known
+#: 5 per 5 s per channel (a DM is a channel); Discord publishes no numbers for opening DM
+#: channels or creating threads, only that they are limited: these are the emulator's model
+#: (DM opens 10 per 10 s for the whole bot, thread creates 5 per 5 s per parent channel).
+DISCORD_ROUTE_LIMITS: tuple[RouteLimit, ...] = (
+    RouteLimit("POST /channels/{channel_id}/messages", 5, 5.0),
+    RouteLimit("POST /users/@me/channels", 10, 10.0, shared=True),
+    RouteLimit("POST /channels/{channel_id}/threads", 5, 5.0),
+    RouteLimit("POST /channels/{channel_id}/messages/{message_id}/threads", 5, 5.0),
+)
+#: Requests per second for the whole bot (interaction callbacks and webhooks exempt).
+DISCORD_GLOBAL_LIMIT = 50
+
+
 class Buckets:
     """Per-route rate-limit buckets, advertised in ``X-RateLimit-*`` headers and enforced.
 
     Keys are method + route + major parameters (channel, guild, webhook), as Discord's are.
     discord.py reads the headers and waits before a bucket runs dry, so a well-behaved client
-    never sees these 429s; the default is generous, ``(5, 5.0)`` is Discord's message bucket.
+    never sees these 429s. ``rules`` give Discord's limits for the routes that have them
+    (:data:`DISCORD_ROUTE_LIMITS`); every other route gets ``limit`` per ``per`` (generous).
+    Time is the emulator's clock.
     """
 
-    def __init__(self, limit: int = 1000, per: float = 1.0) -> None:
+    def __init__(
+        self,
+        limit: int = 1000,
+        per: float = 1.0,
+        *,
+        rules: tuple[RouteLimit, ...] = (),
+        clock: EmulatorClock | None = None,
+    ) -> None:
         self.limit = limit
         self.per = per
+        self.rules = rules
+        self.clock = clock or EmulatorClock()
         self._windows: dict[str, tuple[float, int]] = {}
         #: 429s because a bucket was empty.
         self.hits = 0
 
+    def rule_for(self, route: str) -> RouteLimit | None:
+        return next((r for r in self.rules if r.pattern == route), None)
+
     def take(self, route: str, major: str) -> tuple[bool, float, dict[str, str]]:
         """(allowed, seconds until reset, headers) for one request."""
-        now = time.monotonic()
+        rule = self.rule_for(route)
+        limit, per = (rule.limit, rule.per) if rule else (self.limit, self.per)
+        if rule is not None and rule.shared:
+            major = ""
+        now = self.clock.now()
         key = f"{route}:{major}"
-        reset_at, used = self._windows.get(key, (now + self.per, 0))
+        reset_at, used = self._windows.get(key, (now + per, 0))
         if now >= reset_at:
-            reset_at, used = now + self.per, 0
-        allowed = used < self.limit
+            reset_at, used = now + per, 0
+        allowed = used < limit
         if allowed:
             used += 1
             self._windows[key] = (reset_at, used)
         else:
             self.hits += 1
         reset_after = max(0.001, reset_at - now)
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.limit - used),
-            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": bucket_hash(route),
-        }
+        headers = rate_limit_headers(limit, limit - used, reset_after, route, self.clock)
         return allowed, reset_after, headers
+
+
+def rate_limit_headers(
+    limit: int, remaining: int, reset_after: float, route: str, clock: EmulatorClock
+) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(max(0, remaining)),
+        "X-RateLimit-Reset": f"{clock.unix() + reset_after:.3f}",
+        "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+        "X-RateLimit-Bucket": bucket_hash(route),
+    }
 
 
 class Faults:
     """Failure injection; every switch is off until a test turns it on."""
 
-    def __init__(self, closed_dms: set[int]) -> None:
+    def __init__(
+        self,
+        closed_dms: set[int],
+        *,
+        clock: EmulatorClock | None = None,
+        discord_limits: bool = True,
+    ) -> None:
+        #: The emulator's clock: buckets, the global window and ``Retry-After`` count on it.
+        self.clock = clock or EmulatorClock()
         #: Seconds added to every REST answer.
         self.latency = 0.0
         self.rules: list[FaultRule] = []
         self._closed_dms = closed_dms
-        self._global_per_second: int | None = None
+        self._global_per_second: int | None = DISCORD_GLOBAL_LIMIT if discord_limits else None
         self._global_window = 1.0
         self._window: deque[float] = deque()
         #: 429s caused by exceeding :meth:`global_limit`.
         self.global_limit_hits = 0
         #: Every 429 answered: injected, global, or an empty route bucket.
         self.rate_limited = 0
-        self.buckets = Buckets()
+        self._route_rules = DISCORD_ROUTE_LIMITS if discord_limits else ()
+        self.buckets = Buckets(rules=self._route_rules, clock=self.clock)
 
     def rate_limit(
         self,
@@ -169,20 +227,47 @@ class Faults:
         self._window.clear()
 
     def route_limit(self, limit: int, per: float) -> None:
-        """Per-route buckets of ``limit`` requests per ``per`` seconds (headers + 429s)."""
-        self.buckets = Buckets(limit, per)
+        """Buckets of ``limit`` requests per ``per`` seconds for every route without a Discord
+        limit of its own (headers + 429s); the Discord limits stay as they are."""
+        self.buckets = Buckets(limit, per, rules=self._route_rules, clock=self.clock)
+
+    def discord_limits(self, on: bool = True) -> None:
+        """Discord's real limits (the default) or none at all (``False``): 50 requests/s
+        globally and :data:`DISCORD_ROUTE_LIMITS`."""
+        self._route_rules = DISCORD_ROUTE_LIMITS if on else ()
+        self.buckets = Buckets(
+            self.buckets.limit, self.buckets.per, rules=self._route_rules, clock=self.clock
+        )
+        self.global_limit(DISCORD_GLOBAL_LIMIT if on else None)
+
+    def lose_response(self, route: str, *, times: int = 1) -> FaultRule:
+        """The next ``times`` matching requests are carried out (a message *is* created) but
+        the connection drops before the answer: the client sees an error, not the result."""
+        rule = FaultRule("lose_response", RoutePattern(route), times)
+        self.rules.append(rule)
+        return rule
+
+    def response_lost(self, method: str, path: str) -> bool:
+        """Used by the REST layer after a request was carried out."""
+        for rule in self.rules:
+            if rule.kind == "lose_response" and not rule.exhausted:
+                assert rule.pattern is not None
+                if rule.pattern.matches(method, path):
+                    rule.hits += 1
+                    return True
+        return False
 
     def clear(self) -> None:
         self.rules.clear()
         self.latency = 0.0
-        self._global_per_second = None
+        self._global_per_second = DISCORD_GLOBAL_LIMIT if self._route_rules else None
 
     # --- used by the REST layer --------------------------------------------------------------
     def check(
         self, method: str, path: str, *, bucket: str, exempt_from_global: bool
     ) -> FaultAnswer | None:
         for rule in self.rules:
-            if rule.exhausted:
+            if rule.exhausted or rule.kind == "lose_response":
                 continue
             if rule.pattern is not None and not rule.pattern.matches(method, path):
                 continue
@@ -193,7 +278,7 @@ class Faults:
                 return self._too_many(rule.retry_after, scope=rule.scope, bucket=bucket)
             return self._server_error(rule.status)
         if self._global_per_second is not None and not exempt_from_global:
-            now = time.monotonic()
+            now = self.clock.now()
             span = self._global_window
             while self._window and now - self._window[0] >= span:
                 self._window.popleft()
@@ -209,10 +294,14 @@ class Faults:
         allowed, reset_after, headers = self.buckets.take(route, major)
         if allowed:
             return None, headers
-        answer = self._too_many(reset_after, scope="user", bucket=route)
+        answer = self._too_many(
+            reset_after, scope="user", bucket=route, limit=int(headers["X-RateLimit-Limit"])
+        )
         return answer, headers
 
-    def _too_many(self, retry_after: float, *, scope: str, bucket: str | None) -> FaultAnswer:
+    def _too_many(
+        self, retry_after: float, *, scope: str, bucket: str | None, limit: int = 5
+    ) -> FaultAnswer:
         self.rate_limited += 1
         is_global = scope == "global"
         headers = {
@@ -224,13 +313,7 @@ class Faults:
             headers["X-RateLimit-Global"] = "true"
         else:
             headers.update(
-                {
-                    "X-RateLimit-Limit": "5",
-                    "X-RateLimit-Remaining": "0",
-                    "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
-                    "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-                    "X-RateLimit-Bucket": bucket_hash(bucket or "global"),
-                }
+                rate_limit_headers(limit, 0, retry_after, bucket or "global", self.clock)
             )
         body: JSON = {
             "message": "You are being rate limited.",

@@ -58,6 +58,8 @@ class RequestRecord:
     status: int
     time: float
     duration: float = 0.0
+    #: When it arrived, on the emulator's clock (rate limits count on it).
+    at: float = 0.0
 
 
 @dataclass
@@ -243,11 +245,19 @@ class Rest:
             [u.filename for u in uploads],
             0,
             started,
+            at=self.faults.clock.now(),
         )
         self.requests.append(record)
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
         response = await self._answer(request, record, route, params, other_method, body, uploads)
+        if route is not None and self.faults.response_lost(method, path):
+            # Carried out, but the client never hears: drop the connection before answering.
+            record.status = 0
+            if request.transport is not None:
+                request.transport.close()
+            self.world.notify()
+            return web.Response(status=204)
         record.status = response.status
         record.duration = time.monotonic() - started
         if spec.OBSERVERS and route is not None:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .clock import EmulatorClock
 from .errors import EmulatorError, Violation
 from .faults import Faults, RoutePattern
 from .gateway import PRIVILEGED_INTENTS, Gateway
@@ -46,9 +47,15 @@ class Emulator:
         privileged_intents: int = PRIVILEGED_INTENTS,
         nonce_window: float = 300.0,
         route_limit: tuple[int, float] = (1000, 1.0),
+        discord_limits: bool = True,
+        clock: EmulatorClock | None = None,
     ) -> None:
+        #: Rate limits and the nonce window count on it; ``emu.clock.follow(fake.now)`` puts
+        #: them on a test's fake clock.
+        self.clock = clock or EmulatorClock()
         self.world = World(bot_name=bot_name, token=token)
         self.world.nonce_window = nonce_window
+        self.world.clock = self.clock
         self.gateway = Gateway(
             self.world,
             heartbeat_interval_ms=heartbeat_interval_ms,
@@ -65,7 +72,7 @@ class Emulator:
             token_lifetime=token_lifetime,
         )
         self.world.actions = self.actions
-        self.faults = Faults(self.world.closed_dms)
+        self.faults = Faults(self.world.closed_dms, clock=self.clock, discord_limits=discord_limits)
         self.faults.route_limit(*route_limit)
         self.rest = Rest(
             self.world,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ApiError, FormErrors
 
@@ -213,6 +214,18 @@ def _check_custom_id(
     seen.add(custom_id)
 
 
+BUTTON_URL_MAX = 512
+URL_SCHEMES = ("http", "https", "discord")
+
+
+def _well_formed_url(url: str) -> bool:
+    """What Discord accepts on a link button: http(s) or discord:, with a host, no spaces."""
+    parts = urlsplit(url)
+    return (
+        parts.scheme in URL_SCHEMES and bool(parts.netloc) and not any(ch.isspace() for ch in url)
+    )
+
+
 def _validate_button(c: dict[str, Any], errors: FormErrors, path: Path, seen: set[str]) -> None:
     style = c.get("style")
     if style not in (1, 2, 3, 4, 5, 6):
@@ -220,8 +233,17 @@ def _validate_button(c: dict[str, Any], errors: FormErrors, path: Path, seen: se
             (*path, "style"), "BASE_TYPE_CHOICES", "Value must be one of (1, 2, 3, 4, 5, 6)."
         )
     if style == 5:
-        if not c.get("url"):
+        url = c.get("url")
+        if not url:
             errors.add((*path, "url"), "BASE_TYPE_REQUIRED", "This field is required")
+        elif not isinstance(url, str) or not _well_formed_url(url):
+            errors.add((*path, "url"), "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+        elif len(url) > BUTTON_URL_MAX:
+            errors.add(
+                (*path, "url"),
+                "BASE_TYPE_MAX_LENGTH",
+                f"Must be {BUTTON_URL_MAX} or fewer in length.",
+            )
         if c.get("custom_id") is not None:
             errors.add(
                 (*path, "custom_id"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .clock import EmulatorClock
 from .errors import ApiError, EmulatorError, FormErrors, Violation
 from .mentions import compute_pings, mentioned_ids
 from .model import (
@@ -95,7 +95,11 @@ class World:
         self.base_url = "http://127.0.0.1"
         #: (channel id, author id, nonce) -> (message id, monotonic time) for enforce_nonce.
         self.nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
+        #: Seconds a nonce de-duplicates for ("the past few minutes"), on :attr:`clock`.
         self.nonce_window = 300.0
+        self.clock = EmulatorClock()
+        #: Bytes of files one message may carry (Discord's default for a server: 10 MiB).
+        self.upload_limit = 10 * 1024 * 1024
         self.gateway: Gateway | None = None
         self.actions: Actions
         #: Called with ("create" | "edit" | "delete", message) for every stored message change;
@@ -492,6 +496,14 @@ class World:
         existing: Message | None = None,
     ) -> None:
         """Limits, then "Cannot send an empty message" (50006) for a create or the edited result."""
+        total = sum(len(u.data) for u in uploads)
+        if total > self.upload_limit:
+            raise ApiError(
+                413,
+                40005,
+                "Request entity too large",
+                explanation=f"{total} bytes of files; the limit is {self.upload_limit}",
+            )
         errors = FormErrors()
         validate_message(body, errors)
         errors.raise_if_any()
@@ -578,8 +590,15 @@ class World:
             )
         return result
 
-    def _compute_pings(self, channel: Channel, author: User, body: JSON, content: str) -> Any:
+    def _compute_pings(
+        self, channel: Channel, author: User, body: JSON, content: str, *, webhook: bool = False
+    ) -> Any:
         guild = channel.guild
+        allowed = body.get("allowed_mentions")
+        if allowed is None and webhook:
+            # Interaction responses and webhook messages without allowed_mentions ping users
+            # only: never roles, @everyone or @here.
+            allowed = {"parse": ["users"]}
         replied: int | None = None
         ref = body.get("message_reference")
         if isinstance(ref, dict) and ref.get("message_id"):
@@ -590,7 +609,7 @@ class World:
             known = {u.id for u in channel.recipients} | {self.bot_user.id}
             return compute_pings(
                 content,
-                body.get("allowed_mentions"),
+                allowed,
                 known_users=known,
                 mentionable_roles=(),
                 can_mention_everyone=False,
@@ -599,7 +618,7 @@ class World:
         perms = self.permissions(guild, author.id, channel)
         return compute_pings(
             content,
-            body.get("allowed_mentions"),
+            allowed,
             known_users=set(guild.members),
             mentionable_roles={r.id for r in guild.roles.values() if r.mentionable},
             can_mention_everyone=bool(perms & Permission.MENTION_EVERYONE),
@@ -647,7 +666,9 @@ class World:
             application_id=self.application_id if webhook_id is not None else None,
             visible_to=ephemeral_for,
         )
-        message.pings = self._compute_pings(channel, author, body, content)
+        message.pings = self._compute_pings(
+            channel, author, body, content, webhook=webhook_id is not None
+        )
         self.messages[message.id] = message
         self._tell_listeners("create", message)
         if ephemeral_for is None:
@@ -728,7 +749,7 @@ class World:
         if entry is None:
             return None
         message_id, at = entry
-        if time.monotonic() - at > self.nonce_window:
+        if self.clock.now() - at > self.nonce_window:
             return None
         return self.messages.get(message_id)
 
@@ -736,7 +757,7 @@ class World:
         if message.nonce is not None:
             self.nonces[(message.channel.id, message.author.id, message.nonce)] = (
                 message.id,
-                time.monotonic(),
+                self.clock.now(),
             )
 
     # --- commands ----------------------------------------------------------------------------

@@ -554,7 +554,7 @@ def partner_left_dm(*, proposal: bool) -> str:
     what = "this proposal is off" if proposal else "your partnership has ended"
     return (
         f"Your partner has left the server, so {what}. Thank you for the time you gave each "
-        "other. You're back in the pool, first in line for the next round; `/partner leave` "
+        "other. You're back in the pool with priority for the next round; `/partner leave` "
         "if you'd rather take a break. 🌱"
     )
 

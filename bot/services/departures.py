@@ -11,7 +11,7 @@ learns it in one of three ways, and they all end here:
 
 The rule, the same however it was learnt: a live partnership (or proposal) ends at once, with
 no grace period; the partner is told kindly (no name, no reason, no blame) and goes back to the
-pool first in line; the leaver leaves the pool (their forum post closes, their open requests
+pool with priority; the leaver leaves the pool (their forum post closes, their open requests
 close) and every pending message to them is called off, and none is attempted while they are
 away. Nothing they entered is deleted: leaving is not ``/privacy delete`` (which stays theirs to
 use). When they come back (their first interaction in the server, or GUILD_MEMBER_ADD with the

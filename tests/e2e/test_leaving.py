@@ -5,7 +5,7 @@ pairbot asks for no privileged intent, so by default it is never told of a depar
 out when a DM fails (50007) and a member lookup answers 10007, or when adding the member to a
 pair's thread answers 10007. With the optional members intent it hears GUILD_MEMBER_REMOVE.
 Either way the partnership ends at once, the partner is told kindly and goes back to the pool
-first in line, the leaver leaves the pool (their post closes), nothing more is sent to them,
+with priority, the leaver leaves the pool (their post closes), nothing more is sent to them,
 and nothing they entered is deleted. A rejoin lets them use the bot again; it does not bring
 the ended partnership back."""
 
@@ -108,7 +108,7 @@ async def test_a_partner_who_leaves_is_found_out_on_delivery_and_never_reached_a
     await sb.live_until(await trial_end(sb) + timedelta(minutes=5))
     note = await alice.wait_for_dm(KIND)
     assert "your partnership has ended" in note.content
-    assert "back in the pool" in note.content and "first in line" in note.content
+    assert "back in the pool" in note.content and "with priority" in note.content and "first in line" not in note.content
     assert "<@" not in note.content and "bob" not in note.content  # no name, no blame
     lookups = sb.emu.requests_to(f"GET /guilds/{sb.guild.id}/members/{bob.id}")
     assert [r.status for r in lookups] == [404]  # asked once, after the refused DM
@@ -139,7 +139,7 @@ async def test_a_partner_who_leaves_is_found_out_on_delivery_and_never_reached_a
 async def test_a_member_gone_before_their_thread_opens_is_found_out_by_10007(sb: Sandbox) -> None:
     """The round proposed bob while he was still here; he leaves before the tick that opens the
     pair's thread. Adding him answers 10007: the half-made thread goes, the proposal is off,
-    alice is told and is first in line again."""
+    alice is told and is back in the pool with priority."""
     alice, bob = await join(sb, "alice"), await join(sb, "bob")
     async with unit_of_work(sb.bot.deps.sessions) as session:
         ids = [(await find_member(session, guild_id=sb.guild.id, user_id=p.id)).id

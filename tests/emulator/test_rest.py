@@ -214,11 +214,12 @@ async def test_429_then_success_and_500_then_success(emu: Emulator, guild: Guild
 
 async def test_global_rate_limit_is_emulated_and_counted(emu: Emulator, guild: Guild) -> None:
     emu.faults.global_limit(per_second=5, window=1.0)  # 8 sends: 3 must wait a second
+    emu.clock.follow(lambda: 1_767_600_000.0)  # the wait is on the emulator's clock
+    rooms = [guild.create_text_channel(f"room{i}") for i in range(8)]  # no channel's bucket
     async with running(emu, make_bot(), guild) as bot:
-        channel = bot.get_channel(guild.default_channel.id)
-        assert isinstance(channel, discord.TextChannel)
-        await asyncio.gather(*(channel.send(f"n{i}") for i in range(8)))
-    assert len(guild.default_channel.messages) == 8
+        channels = [bot.get_channel(room.id) for room in rooms]
+        await asyncio.gather(*(c.send(f"n{i}") for i, c in enumerate(channels)))  # type: ignore[union-attr]
+    assert sum(len(room.messages) for room in rooms) == 8
     assert emu.faults.global_limit_hits >= 1
 
 
@@ -292,17 +293,17 @@ async def test_a_bot_can_be_pointed_and_unpointed(emu: Emulator) -> None:
 
 
 async def test_route_buckets_are_advertised_and_respected() -> None:
-    """With Discord's message bucket (5 per 5 s, shortened here) discord.py waits on its own."""
+    """A tight bucket on a route without a Discord limit of its own (2 per 0.1 s): discord.py
+    reads the headers and waits on its own, on the emulator's clock (here a still one)."""
     async with Emulator(route_limit=(2, 0.1)) as emu:
+        emu.clock.follow(lambda: 1_767_600_000.0)
         guild = emu.create_guild("Buckets")
+        alice = guild.add_member("alice")
         async with running(emu, make_bot(), guild) as bot:
-            channel = bot.get_channel(guild.default_channel.id)
-            assert isinstance(channel, discord.TextChannel)
-            started = time.monotonic()
-            await asyncio.gather(*(channel.send(f"n{i}") for i in range(5)))
-            assert time.monotonic() - started >= 0.15
-        assert len(guild.default_channel.messages) == 5
+            users = await asyncio.gather(*(bot.fetch_user(alice.id) for _ in range(5)))
+        assert {u.id for u in users} == {alice.id}
         assert emu.faults.buckets.hits == 0
+        assert emu.clock.fake_waited >= 0.2  # two resets waited out, none in real time
         emu.assert_no_violations()
 
 

@@ -101,9 +101,13 @@ async def due_dms_and_posts(
     return url, engine, members
 
 
+# These tests kill real processes sending a thousand messages in real time; under Discord's
+# limits (10 DM opens per 10 s, 5 posts per 5 s per room) that would take minutes of real
+# waiting, and what they test is crash safety. The limits are tested on the emulator's clock
+# (tests/emulator/test_limits.py, tests/e2e/test_rate_limits.py).
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator() as emulator:
+    async with Emulator(discord_limits=False) as emulator:
         yield emulator
 
 
@@ -232,7 +236,7 @@ async def test_sigkill_past_the_nonce_window_doubles_at_most_the_sends_in_flight
     outcome is committed before its in-flight slot is given back."""
     in_flight = 2
     kills = 5
-    async with Emulator(nonce_window=0.0) as emu:
+    async with Emulator(nonce_window=0.0, discord_limits=False) as emu:
         url, engine, _ = await due_dms_and_posts(emu, tmp_path, "window.sqlite3", 300, 5)
         sessions = create_sessionmaker(engine)
 

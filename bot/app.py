@@ -13,7 +13,7 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.access import AccessCache
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dispatch import DiscordMessenger, Dispatcher, SharedPacer
 from bot.interactions import PairTree
@@ -41,6 +41,9 @@ class Deps:
     # The process's metrics (bot.metrics); served on /metrics and /healthz when
     # settings.metrics_enabled. None: nothing is measured.
     metrics: Metrics | None = None
+    # Real time, to tell how old an interaction is (its snowflake is Discord's real time), even
+    # while ``clock`` is a test's or the demo's FakeClock. Tests may skew it.
+    wall_clock: Clock = field(default_factory=SystemClock)
 
 
 def point_at(api_base_url: str | None, gateway_url: str | None) -> None:

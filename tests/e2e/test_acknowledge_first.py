@@ -23,9 +23,10 @@ from discord import app_commands
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot import interactions
 from bot.clock import FakeClock
 from bot.db import create_engine
-from bot.failures import STORAGE_UNAVAILABLE
+from bot.failures import STORAGE_SLOW, STORAGE_UNAVAILABLE
 from bot.interactions import (
     CURRENT,
     MODAL_FIRST,
@@ -423,3 +424,27 @@ async def test_someone_elses_confirm_buttons_get_a_polite_line_and_change_nothin
     async with sb.bot.deps.sessions() as session:
         blocks = await session.scalar(text("SELECT count(*) FROM blocks"))
     assert blocks == 0
+
+
+# --------------------------------------------------------------------------- slow reads
+
+
+async def test_a_slow_read_before_a_form_or_for_autocomplete_is_cut_short_politely(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A form must be the first response, so its reads are bounded: when they take too long
+    the member is told so in time (not a missed deadline), and autocomplete offers nothing."""
+    alice = sb.member("alice")
+    stuck = asyncio.Event()  # never set: a database that does not answer
+
+    async def never(*_args: Any) -> Any:
+        await stuck.wait()
+
+    monkeypatch.setattr(interactions, "MODAL_READ_SECONDS", 0.0)  # the bound is reached at once
+    monkeypatch.setattr(interactions, "AUTOCOMPLETE_SECONDS", 0.05)
+    monkeypatch.setattr(sb.bot.access, "facts", never)
+    for command in ("pair end", "report", "profile edit"):
+        reply = await alice.slash(command)
+        assert reply.interaction.response_type == 4, command  # an answer, not a missed deadline
+        assert reply.ephemeral and reply.content == STORAGE_SLOW, (command, reply.content)
+    assert await alice.autocomplete("goal add", "area", "wri") == []

@@ -50,9 +50,6 @@ def _bot(interaction: Interaction) -> PairBot:
     return interaction.client
 
 
-_thinking = thinking  # deferred already by bot.interactions.acknowledge; kept as a safety net
-
-
 async def _read(bot: PairBot, service: Callable[..., Awaitable[T]], /, **options: Any) -> T:
     """One read-only service call (the reads before a form, which must be quick)."""
     async with read_only(bot.deps.sessions) as session:
@@ -65,7 +62,7 @@ async def _for_member(
     """Defer privately, then run one service call for the member who asked, in one unit of
     work (the service takes the session, guild_id, user_id and now, plus ``options``)."""
     assert interaction.guild_id is not None
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         return await service(
             session,
@@ -311,7 +308,7 @@ class WhyButton(
     async def callback(self, interaction: Interaction) -> None:
         try:
             bot = _bot(interaction)
-            await _thinking(interaction)
+            await thinking(interaction)
             async with unit_of_work(bot.deps.sessions) as session:
                 goal = await goals.reflection_goal(
                     session,
@@ -397,7 +394,7 @@ class ReasonSelect(
 
 async def answer_pressed(interaction: Interaction, checkin_id: int, answer: str) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         result = await goals.record_answer(
             session,
@@ -425,7 +422,7 @@ async def note_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         result = await goals.save_note(
             session,
@@ -449,7 +446,7 @@ async def feedback_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await goals.give_feedback(
             session,
@@ -465,7 +462,7 @@ async def help_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await goals.record_reason(
             session,
@@ -564,7 +561,7 @@ class Goals(commands.Cog):
         area: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await _thinking(interaction)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             goal = await goals.add_goal(
@@ -750,7 +747,7 @@ class Goals(commands.Cog):
         time: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await _thinking(interaction)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             setting = await goals.set_checkin_time(

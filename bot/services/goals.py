@@ -377,10 +377,6 @@ async def _area(
     raise g.GoalError("Please pick a goal area from the list: " + ", ".join(allowed) + ".")
 
 
-async def goal_areas(session: AsyncSession, *, guild_id: int, now: datetime) -> list[str]:
-    return list((await get_settings(session, guild_id=guild_id, now=now)).goal_areas or [])
-
-
 async def _count_live(session: AsyncSession, *, member_id: int) -> int:
     rows = await session.execute(
         select(Goal.id).where(Goal.member_id == member_id, Goal.status.in_(g.LIVE_STATUSES))

@@ -60,24 +60,24 @@ async def send_ephemeral(
 ) -> None:
     """Answer privately, as a first response or as a followup if one was already sent."""
     kwargs.setdefault("allowed_mentions", NO_PINGS)
+    _answered(interaction)
     if interaction.response.is_done():
         await interaction.followup.send(content, ephemeral=True, **kwargs)
     else:
         await interaction.response.send_message(content, ephemeral=True, **kwargs)
         _responded(interaction)
-    _answered(interaction)
 
 
 async def update_message(interaction: discord.Interaction[Any], **fields: Any) -> None:
     """Change the message whose button was pressed: an edit of the original response once the
     press was deferred (:data:`UPDATE_COMPONENTS`), else the update itself."""
     fields.setdefault("allowed_mentions", NO_PINGS)
+    _answered(interaction)
     if interaction.response.is_done():
         await interaction.edit_original_response(**fields)
     else:
         await interaction.response.edit_message(**fields)
         _responded(interaction)
-    _answered(interaction)
 
 
 async def thinking(interaction: discord.Interaction[Any]) -> None:
@@ -309,7 +309,7 @@ def _responded(interaction: discord.Interaction[Any]) -> None:
 
 
 def _answered(interaction: discord.Interaction[Any]) -> None:
-    """The member's answer (after the defer, or as the first response) went out."""
+    """The member's answer (after the defer, or as the first response) is being sent now."""
     _once(interaction, ANSWERED, "final_answer")
 
 

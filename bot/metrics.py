@@ -140,7 +140,8 @@ class Metrics:
             self.deadlines_missed.labels(command, "late").inc()
 
     def final_answer(self, command: str, created_at: datetime, answered_at: datetime) -> None:
-        """The member's answer went out at ``answered_at`` (once per interaction)."""
+        """The member's answer was sent at ``answered_at`` (once per interaction; taken as the
+        request starts, so that it is recorded by the time the member can read the answer)."""
         seconds = max(0.0, (answered_at - created_at).total_seconds())
         self.final_answer_latency.labels(command).observe(seconds)
 

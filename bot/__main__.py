@@ -81,6 +81,7 @@ def _engine(settings: Settings) -> AsyncEngine:
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
             connect_timeout=settings.database_connect_timeout,
+            pool_timeout=settings.database_pool_timeout,
         )
     except OSError as exc:  # the SQLite file's folder can't be made
         raise StartupError(describe_database_error(url, exc)) from None

@@ -13,7 +13,7 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.access import AccessCache
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dispatch import DiscordMessenger, Dispatcher, Pacer, SharedPacer
 from bot.interactions import PairTree
@@ -45,6 +45,9 @@ class Deps:
     # What the bot paces its requests on: None is the event loop's clock; the sandbox passes
     # the emulator's clock, which follows the tests' fake clock (no real-time waits).
     pace_clock: PaceClock | None = None
+    # Real time, to tell how old an interaction is (its snowflake is Discord's real time), even
+    # while ``clock`` is a test's or the demo's FakeClock. Tests may skew it.
+    wall_clock: Clock = field(default_factory=SystemClock)
 
 
 def point_at(api_base_url: str | None, gateway_url: str | None) -> None:

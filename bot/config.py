@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     database_connect_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Seconds a command may wait for a free pooled connection before the member is told,
+    # politely, that nothing was saved and to try again.
+    database_pool_timeout: float = Field(default=30.0, gt=0, le=300)
     migrate_on_start: bool = True
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"

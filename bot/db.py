@@ -55,11 +55,15 @@ def create_engine(
     pool_size: int | None = None,
     max_overflow: int | None = None,
     connect_timeout: float | None = None,
+    pool_timeout: float | None = None,
 ) -> AsyncEngine:
     """Create the async engine for ``url``, preparing SQLite files and pragmas.
 
     ``pool_size``/``max_overflow`` (PostgreSQL) bound the connections this process opens;
-    ``connect_timeout`` is how long connecting may take before it fails (PostgreSQL)."""
+    ``connect_timeout`` is how long connecting may take before it fails (PostgreSQL);
+    ``pool_timeout`` how long a session waits for a free pooled connection before it fails
+    (PostgreSQL, and an SQLite file), so that a member hears "try again" rather than waiting
+    on a busy pool."""
     parsed = make_url(url)
     # Bound parameters carry member text and private fields: keep them out of error messages,
     # which end up in logs.
@@ -69,6 +73,8 @@ def create_engine(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if pool_timeout is not None and path is not None:  # a file has a queue pool
+            kwargs["pool_timeout"] = pool_timeout
         engine = create_async_engine(url, **kwargs)
         _prepare_sqlite(engine)
         return engine
@@ -77,6 +83,8 @@ def create_engine(
         kwargs["pool_size"] = pool_size
     if max_overflow is not None:
         kwargs["max_overflow"] = max_overflow
+    if pool_timeout is not None:
+        kwargs["pool_timeout"] = pool_timeout
     if connect_timeout is not None:
         kwargs["connect_args"] = {"timeout": connect_timeout}
     return create_async_engine(url, **kwargs)

@@ -27,6 +27,10 @@ STORAGE_UNAVAILABLE = (
     "minutes (reference `{ref}`)."
 )
 
+STORAGE_SLOW = (
+    "I couldn't reach my storage just now, so nothing was saved. Please try again in a minute."
+)
+
 
 class FailureKind(StrEnum):
     STORAGE_FULL = "storage_full"
@@ -67,6 +71,8 @@ def classify(error: BaseException) -> FailureKind:
             or (isinstance(exc, sqlite3.OperationalError) and "readonly" in text)
             or "readonly database" in text
             or "database is locked" in text
+            or "unable to open database file" in text
+            or (name == "TimeoutError" and "pool" in text)  # SQLAlchemy: no free connection
             or "connection was closed" in text
             or "cannotconnectnow" in name.lower()
             or name in ("ConnectionDoesNotExistError", "InterfaceError", "TooManyConnectionsError")

@@ -1,15 +1,39 @@
 """Replying to interactions: one place that knows whether an interaction was already answered,
-and how errors become friendly, ephemeral messages."""
+and how errors become friendly, ephemeral messages.
+
+**Acknowledge first** (issue 13). Discord fails an interaction whose first response comes more
+than 3 s after it was created, so every interaction goes through :func:`acknowledge` before
+anything else touches the database:
+
+1. an interaction already older than :data:`MAX_AGE` (its snowflake against ``Deps.wall_clock``)
+   is dropped unanswered, since any answer would come too late, and counted
+   (``pairbot_deadlines_missed_total{why="dropped"}``);
+2. it is deferred (ephemeral "thinking" for commands, modal submits and most buttons; a silent
+   update for the buttons that edit their own message, :data:`UPDATE_COMPONENTS`), and only then
+3. the access check runs, from :class:`bot.access.AccessCache`; clearing a member's closed-DMs
+   mark is a write, done in the background after the defer.
+
+A modal must be the first response, so the commands and components that open one
+(:data:`MODAL_FIRST`, :data:`MODAL_COMPONENTS`) cannot defer: their reads (the access check and
+whatever fills the form) are bounded by :data:`MODAL_READ_SECONDS` (:func:`read_before_modal`),
+and a read that takes longer is answered with :data:`STORAGE_SLOW` instead of missing the
+deadline. Autocomplete is bounded by :data:`AUTOCOMPLETE_SECONDS` and answers no choices when the
+database is slow or away. Every reply after the defer is a followup or an edit of the original
+(:func:`send_ephemeral`, :func:`update_message`), and records the final-answer latency.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -17,9 +41,11 @@ from discord.ui.view import ViewStore
 
 from bot.access import AccessCache
 from bot.errors import PairbotError
-from bot.failures import unexpected_error_text
+from bot.failures import STORAGE_SLOW, unexpected_error_text
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NO_PINGS = discord.AllowedMentions.none()
 
@@ -34,10 +60,32 @@ async def send_ephemeral(
 ) -> None:
     """Answer privately, as a first response or as a followup if one was already sent."""
     kwargs.setdefault("allowed_mentions", NO_PINGS)
+    _answered(interaction)
     if interaction.response.is_done():
         await interaction.followup.send(content, ephemeral=True, **kwargs)
     else:
         await interaction.response.send_message(content, ephemeral=True, **kwargs)
+        _responded(interaction)
+
+
+async def update_message(interaction: discord.Interaction[Any], **fields: Any) -> None:
+    """Change the message whose button was pressed: an edit of the original response once the
+    press was deferred (:data:`UPDATE_COMPONENTS`), else the update itself."""
+    fields.setdefault("allowed_mentions", NO_PINGS)
+    _answered(interaction)
+    if interaction.response.is_done():
+        await interaction.edit_original_response(**fields)
+    else:
+        await interaction.response.edit_message(**fields)
+        _responded(interaction)
+
+
+async def thinking(interaction: discord.Interaction[Any]) -> None:
+    """Defer privately unless the interaction was already acknowledged (as :func:`acknowledge`
+    does for every interaction that may defer)."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        _responded(interaction)
 
 
 def unwrap(error: BaseException) -> BaseException:
@@ -97,24 +145,247 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         log.warning("could not deliver an error message for interaction %s", interaction.id)
 
 
+MAX_AGE = 2.5
+"""Seconds after its creation past which an interaction is dropped unanswered: the defer would
+reach Discord after its 3 s deadline anyway, and the work would only delay the others."""
+
+MODAL_READ_SECONDS = 1.5
+"""How long the reads before a modal (access check, the form's current values) may take."""
+
+AUTOCOMPLETE_SECONDS = 2.0
+"""How long autocomplete may take before it answers with no choices."""
+
+
+class FirstResponse(StrEnum):
+    THINKING = "thinking"  # deferred, ephemeral "thinking…"; the answer is a followup
+    UPDATE = "update"  # deferred update of the pressed message; the answer edits it
+    MODAL = "modal"  # a modal is the first response: bounded reads, no defer
+
+
+def _always(_options: frozenset[str]) -> bool:
+    return True
+
+
+def _no_options(options: frozenset[str]) -> bool:
+    return not options
+
+
+MODAL_FIRST: dict[str, Callable[[frozenset[str]], bool]] = {
+    "pair end": _always,
+    "report": _always,
+    "profile edit": _no_options,  # with no options it opens the intro & goals form
+}
+"""Slash commands whose first response is a modal, by qualified name: each decides from the
+options the member gave. Every other command is deferred first (a command that opens a modal
+must be listed here; ``tests/e2e/test_acknowledge_first.py`` checks every command)."""
+
+MODAL_COMPONENTS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"pairbot:g:ci:\d+:note",  # Add a note (the note form)
+        r"pairbot:g:fb:\d+",  # Give feedback (the feedback form)
+        r"pairbot:g:reason:\d+",  # a missed goal's reason (then "what would help?")
+        r"pairbot:prop:decline:\d+",  # Decline a proposal (the private reason form)
+        r"pairbot:profile:edit-text",  # Edit intro & goals
+    )
+)
+"""Buttons and selects (by ``custom_id``) whose first response is a modal."""
+
+UPDATE_COMPONENTS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"pairbot:req:(accept|decline):\d+",  # a request card: the answer replaces it
+        r"pairbot:confirm:[a-z-]+",  # private confirm / cancel buttons (OwnedView)
+    )
+)
+"""Buttons whose answer edits their own message: deferred as an update."""
+
+
+def component_first(custom_id: str) -> FirstResponse:
+    if any(p.fullmatch(custom_id) for p in MODAL_COMPONENTS):
+        return FirstResponse.MODAL
+    if any(p.fullmatch(custom_id) for p in UPDATE_COMPONENTS):
+        return FirstResponse.UPDATE
+    return FirstResponse.THINKING
+
+
+def given_options(data: Any) -> frozenset[str]:
+    """The names of the options a member filled in, below any subcommand or group."""
+    names: set[str] = set()
+    for option in (data or {}).get("options") or ():
+        if option.get("type") in (1, 2):
+            names |= given_options(option)
+        else:
+            names.add(str(option.get("name")))
+    return frozenset(names)
+
+
+def command_first(interaction: discord.Interaction[Any]) -> FirstResponse:
+    command = interaction.command
+    rule = MODAL_FIRST.get(command.qualified_name) if command is not None else None
+    if rule is not None and rule(given_options(interaction.data)):
+        return FirstResponse.MODAL
+    return FirstResponse.THINKING
+
+
 class PairTree(app_commands.CommandTree[Any]):
-    """The command tree: every command error ends as a friendly ephemeral reply."""
+    """The command tree: every command is acknowledged first (:func:`acknowledge`), every
+    command error ends as a friendly ephemeral reply, and autocomplete is bounded."""
 
     def __init__(self, client: Any, **options: Any) -> None:
         super().__init__(client, **options)
         guard_components(client)
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Before every slash command: the community's access role (moderators always pass),
-        and a member who runs a command again may be reachable by DM again."""
+        """Before every slash command: too old is dropped, then the defer (or, for a modal,
+        bounded reads), then the community's access role (moderators always pass); a member
+        who runs a command again may be reachable by DM again."""
         if interaction.type is not discord.InteractionType.application_command:
             return True
-        return await admitted(interaction, clear_dms_closed=True)
+        command = interaction.command
+        name = command.qualified_name if command is not None else "command"
+        try:
+            return await acknowledge(interaction, name=name, first=command_first(interaction))
+        except Exception as error:
+            await report_error(interaction, error)
+            return False
+
+    async def _call(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is not discord.InteractionType.autocomplete:
+            await super()._call(interaction)
+            return
+        try:
+            async with asyncio.timeout(AUTOCOMPLETE_SECONDS):
+                await super()._call(interaction)
+        except TimeoutError:
+            log.info("autocomplete over %.1f s: answered with no choices", AUTOCOMPLETE_SECONDS)
+        if not interaction.response.is_done():  # slow, or failed (discord.py logged it)
+            try:
+                await interaction.response.autocomplete([])
+            except discord.HTTPException:
+                log.info("could not answer autocomplete for interaction %s", interaction.id)
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
         await report_error(interaction, error)
+
+
+NAME = "pairbot_name"
+READ_BY = "pairbot_read_by"
+RESPONDED = "pairbot_responded"
+ANSWERED = "pairbot_answered"
+
+
+def _wall_now(interaction: discord.Interaction[Any]) -> datetime:
+    deps = getattr(interaction.client, "deps", None)
+    wall = getattr(deps, "wall_clock", None)
+    return wall.now() if wall is not None else datetime.now(UTC)
+
+
+def _metrics(interaction: discord.Interaction[Any]) -> Any:
+    return getattr(getattr(interaction.client, "deps", None), "metrics", None)
+
+
+def _label(interaction: discord.Interaction[Any]) -> str:
+    return str(interaction.extras.get(NAME) or "interaction")
+
+
+def _once(interaction: discord.Interaction[Any], flag: str, measure: str) -> None:
+    """Record ``measure`` (a :class:`bot.metrics.Metrics` method) once per interaction."""
+    if interaction.extras.get(flag):
+        return
+    interaction.extras[flag] = True
+    metrics = _metrics(interaction)
+    if metrics is not None:
+        getattr(metrics, measure)(
+            _label(interaction), interaction.created_at, _wall_now(interaction)
+        )
+
+
+def _responded(interaction: discord.Interaction[Any]) -> None:
+    """The first response went out: its latency."""
+    _once(interaction, RESPONDED, "first_response")
+
+
+def _answered(interaction: discord.Interaction[Any]) -> None:
+    """The member's answer (after the defer, or as the first response) is being sent now."""
+    _once(interaction, ANSWERED, "final_answer")
+
+
+CURRENT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "pairbot_interaction", default=None
+)
+"""The id of the interaction being handled, set by :func:`acknowledge` and inherited by every
+task it starts (the handler, background work): for log lines and for tests that attribute
+database statements to interactions."""
+
+
+def too_old(interaction: discord.Interaction[Any]) -> bool:
+    age = (_wall_now(interaction) - interaction.created_at).total_seconds()
+    return age > MAX_AGE
+
+
+async def acknowledge(
+    interaction: discord.Interaction[Any], *, name: str, first: FirstResponse
+) -> bool:
+    """The start of every interaction (see the module docstring). ``True``: go on and handle
+    it; ``False``: it was dropped as too old, or already answered (the access role)."""
+    interaction.extras[NAME] = name
+    CURRENT.set(interaction.id)
+    if too_old(interaction):
+        log.warning("dropped interaction %s (%s): already past the deadline", interaction.id, name)
+        metrics = _metrics(interaction)
+        if metrics is not None:
+            metrics.dropped_too_old(name)
+        return False
+    if first is FirstResponse.MODAL:
+        loop = asyncio.get_running_loop()
+        interaction.extras[READ_BY] = loop.time() + MODAL_READ_SECONDS
+        return await read_before_modal(interaction, admitted(interaction))
+    if first is FirstResponse.UPDATE:
+        await interaction.response.defer()
+        _responded(interaction)
+    else:
+        await thinking(interaction)
+    return await admitted(interaction, clear_dms_closed=True)
+
+
+class StorageSlow(PairbotError):
+    """A read before a modal took too long: the member is told so as the first response."""
+
+    user_message = STORAGE_SLOW
+
+
+async def read_before_modal(interaction: discord.Interaction[Any], read: Awaitable[T]) -> T:
+    """Await ``read`` (the database work a modal needs) within what is left of the
+    interaction's :data:`MODAL_READ_SECONDS`; :class:`StorageSlow` when it takes longer."""
+    loop = asyncio.get_running_loop()
+    read_by = interaction.extras.get(READ_BY)
+    if read_by is None:
+        read_by = interaction.extras[READ_BY] = loop.time() + MODAL_READ_SECONDS
+    try:
+        return await asyncio.wait_for(read, timeout=max(0.05, float(read_by) - loop.time()))
+    except TimeoutError:
+        raise StorageSlow from None
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def in_background(work: Coroutine[Any, Any, None], what: str) -> None:
+    """Run ``work`` after the reply, without holding it up; failures are logged (it is retried
+    the next time the member comes by)."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            log.warning("background %s failed; it is tried again next time", what, exc_info=True)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 async def admitted(
@@ -123,34 +394,27 @@ async def admitted(
     """The community's access role, for every interaction in a server (commands, buttons,
     selects, modals): members without it are told how to join, and the interaction goes no
     further. Moderators always pass. In DMs there is no server to ask, so it passes: every
-    button there was sent to someone who came in through a checked interaction."""
+    button there was sent to someone who came in through a checked interaction. Read from the
+    cache; the closed-DMs mark is cleared in the background (call only after the defer)."""
     deps = getattr(interaction.client, "deps", None)
     access: AccessCache | None = getattr(interaction.client, "access", None)
     guild_id = interaction.guild_id
     if deps is None or access is None or guild_id is None:
         return True
-    from bot.db import unit_of_work
-    from bot.services import outbox
-
     roles = [r.id for r in getattr(interaction.user, "roles", [])]
     moderator = interaction.permissions.manage_guild or interaction.permissions.administrator
     access_role = await access.access_role(guild_id)
     user_id = interaction.user.id
     if clear_dms_closed and await access.dms_marked_closed(guild_id, user_id):
-        async with unit_of_work(deps.sessions) as session:
-            await outbox.clear_dms_closed(
-                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
-            )
         access.cleared(guild_id, user_id)
+        in_background(
+            _clear_dms_closed(deps, access, guild_id, user_id), "clearing a closed-DMs mark"
+        )
     if await access.marked_left(guild_id, user_id):
-        # Someone who left and came back: interacting here proves it (no intent needed).
-        from bot.services import departures
-
-        async with unit_of_work(deps.sessions) as session:
-            await departures.member_returned(
-                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
-            )
+        # Someone who left and came back: interacting here proves it (no intent needed). Like
+        # the closed-DMs mark, written after the first response, off the reply's path.
         access.returned(guild_id, user_id)
+        in_background(_member_returned(deps, access, guild_id, user_id), "marking a return")
     if access_role is None or access_role in roles or moderator:
         return True
     await send_ephemeral(
@@ -159,6 +423,34 @@ async def admitted(
         "Ask a moderator if you'd like to join.",
     )
     return False
+
+
+async def _clear_dms_closed(deps: Any, access: AccessCache, guild_id: int, user_id: int) -> None:
+    from bot.db import unit_of_work
+    from bot.services import outbox
+
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            await outbox.clear_dms_closed(
+                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+            )
+    except Exception:
+        access.marked_closed(guild_id, user_id)  # still marked: try again next time
+        raise
+
+
+async def _member_returned(deps: Any, access: AccessCache, guild_id: int, user_id: int) -> None:
+    from bot.db import unit_of_work
+    from bot.services import departures
+
+    try:
+        async with unit_of_work(deps.sessions) as session:
+            await departures.member_returned(
+                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+            )
+    except Exception:
+        access.departed(guild_id, user_id)  # still marked: try again next time
+        raise
 
 
 MAX_ID = 2**63 - 1  # Discord snowflakes and database row ids are signed 64-bit at most
@@ -177,8 +469,9 @@ def _names_impossible_id(custom_id: str) -> bool:
 class GuardedViewStore(ViewStore):
     """discord.py's store of buttons, selects and modals, with two rules in front of it:
 
-    - every component and modal interaction passes :func:`admitted` first, as slash commands do
-      in :meth:`PairTree.interaction_check`;
+    - every component and modal interaction passes :func:`acknowledge` first (too old is
+      dropped, then the defer, then the access check), as slash commands do in
+      :meth:`PairTree.interaction_check`;
     - an interaction nothing would handle (a stale view after a restart or a timeout, a forged
       ``custom_id``) is answered with :data:`EXPIRED` instead of being left unanswered, which
       Discord shows as "The application did not respond".
@@ -192,7 +485,7 @@ class GuardedViewStore(ViewStore):
     ) -> None:
         handled = partial(self.handles_component, component_type, custom_id, interaction)
         forward = partial(super().dispatch_view, component_type, custom_id, interaction)
-        self._guard(interaction, custom_id, handled, forward)
+        self._guard(interaction, custom_id, handled, forward, first=component_first(custom_id))
 
     forms: list[tuple[re.Pattern[str], FormRoute]]
 
@@ -220,7 +513,7 @@ class GuardedViewStore(ViewStore):
             else:
                 self.add_task(asyncio.create_task(route(interaction)))
 
-        self._guard(interaction, custom_id, handled, forward)
+        self._guard(interaction, custom_id, handled, forward, first=FirstResponse.THINKING)
 
     def handles_component(
         self, component_type: int, custom_id: str, interaction: discord.Interaction[Any]
@@ -242,10 +535,14 @@ class GuardedViewStore(ViewStore):
         custom_id: str,
         handled: Callable[[], bool],
         forward: Callable[[], None],
+        *,
+        first: FirstResponse,
     ) -> None:
+        name = "modal" if interaction.type is discord.InteractionType.modal_submit else "component"
+
         async def run() -> None:
             try:
-                if not await admitted(interaction):
+                if not await acknowledge(interaction, name=name, first=first):
                     return
                 if not await _settles(handled):
                     log.info("no handler for %r; answered as expired", custom_id[:100])
@@ -304,6 +601,28 @@ class BaseView(discord.ui.View):
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
     ) -> None:
         await report_error(interaction, error)
+
+
+NOT_YOURS = (
+    "Those buttons belong to the member who ran the command, so I left them as they are. "
+    "Run it yourself if you need to."
+)
+
+
+class OwnedView(BaseView):
+    """Private confirm / cancel buttons for the member who ran the command. Anyone else who
+    presses one is told so (not left in silence); their ``custom_id`` starts with
+    ``pairbot:confirm:`` so that the press is deferred as an update (:data:`UPDATE_COMPONENTS`)."""
+
+    def __init__(self, owner_id: int, *, timeout: float | None = 300) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await send_ephemeral(interaction, NOT_YOURS)
+        return False
 
 
 class BaseModal(discord.ui.Modal):

@@ -4,7 +4,8 @@ on ``GET /metrics`` and ``GET /healthz`` when ``metrics_enabled`` is set (loopba
 The metrics live in their own registry (:class:`Metrics`), one per process, so tests and a
 second bot in one process never share counters. Where a measurement is taken:
 
-- command latency (interaction received → first response) and missed deadlines:
+- command latency (interaction created → first response, and → final answer) and missed
+  deadlines:
   :meth:`Metrics.first_response`, called by ``bot/interactions.py`` when the first response
   (a defer or a reply) has gone out; :meth:`Metrics.dropped_too_old` for an interaction dropped
   because it was already past Discord's deadline;
@@ -63,6 +64,14 @@ class Metrics:
         self.command_latency = Histogram(
             "pairbot_command_first_response_seconds",
             "From the interaction's creation (its snowflake) to pairbot's first response.",
+            ["command"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.final_answer_latency = Histogram(
+            "pairbot_command_final_answer_seconds",
+            "From the interaction's creation (its snowflake) to the answer the member reads "
+            "(the followup after the defer, or a first response that was the answer).",
             ["command"],
             buckets=LATENCY_BUCKETS,
             registry=r,
@@ -129,6 +138,12 @@ class Metrics:
         self.command_latency.labels(command).observe(seconds)
         if seconds > DEADLINE_SECONDS:
             self.deadlines_missed.labels(command, "late").inc()
+
+    def final_answer(self, command: str, created_at: datetime, answered_at: datetime) -> None:
+        """The member's answer was sent at ``answered_at`` (once per interaction; taken as the
+        request starts, so that it is recorded by the time the member can read the answer)."""
+        seconds = max(0.0, (answered_at - created_at).total_seconds())
+        self.final_answer_latency.labels(command).observe(seconds)
 
     def dropped_too_old(self, command: str) -> None:
         """An interaction was dropped unanswered because it was already past the deadline."""

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.app import Deps, PairBot, build_bot
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, unit_of_work
+from bot.metrics import Metrics
 from bot.scheduler import Ticker
 from bot.services import outbox
 from bot.services.guilds import configure
@@ -92,12 +93,16 @@ async def sandbox(
     clock: FakeClock,
     guild_name: str = "Study Hall",
     configure_guild: bool = True,
+    metrics: Metrics | None = None,
+    wall_clock: Clock | None = None,
     **settings: Any,
 ) -> AsyncIterator[Sandbox]:
     """An emulator with a community (a partner forum, a #pairs channel for private threads, a
     #mods channel and a moderator), and the real PairBot connected to it. The database at
     ``database_url`` must already be migrated. The scheduler's interval is set far out so that
-    only explicit :meth:`Sandbox.tick` calls run due work: tests stay deterministic."""
+    only explicit :meth:`Sandbox.tick` calls run due work: tests stay deterministic.
+    ``metrics`` measures the bot (none by default); ``wall_clock`` replaces the real time the bot
+    tells an interaction's age by (a test skews it to make interactions look old)."""
     async with Emulator(interaction_deadline=3.0) as emu:
         # Discord's rate limits are on; they, the nonce window and the bot's pacing count on
         # the emulator's clock, which follows the fake clock (plus the time spent waiting).
@@ -115,7 +120,10 @@ async def sandbox(
             clock=clock,
             ticker=Ticker(3600),
             pace_clock=emu.clock,
+            metrics=metrics,
         )
+        if wall_clock is not None:
+            deps.wall_clock = wall_clock
         if configure_guild:
             async with unit_of_work(deps.sessions) as session:
                 await configure(

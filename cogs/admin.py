@@ -8,7 +8,6 @@ to it (and to any subgroup) without further work.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -18,12 +17,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import Deps, PairBot
+from bot.access import AccessCache
+from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.domain import community
 from bot.domain.timezones import ts
-from bot.errors import PairbotError
-from bot.interactions import send_ephemeral
+from bot.interactions import send_ephemeral, thinking
 from bot.services import guilds, insights, matching, outbox
 from bot.services.matching import RoundReport
 from bot.services.outbox import DueWork, ScheduleEntry
@@ -31,15 +30,8 @@ from bot.services.ports import CONTENT_LIMIT
 
 log = logging.getLogger(__name__)
 
-ROLE_LOOKUP_TIMEOUT = 2.0  # seconds: the check must leave time to answer within Discord's 3 s
 FAILURE_WINDOW = timedelta(days=7)
 SHOWN = 10
-
-
-class DatabaseSlow(PairbotError, app_commands.CheckFailure):
-    """Raised by the check itself, so the tree's error handler answers the member."""
-
-    user_message = "I couldn't check your moderator role just now. Please try again in a moment."
 
 
 def has_manage_server(interaction: discord.Interaction[Any]) -> bool:
@@ -48,21 +40,14 @@ def has_manage_server(interaction: discord.Interaction[Any]) -> bool:
     return permissions.administrator or permissions.manage_guild
 
 
-async def is_moderator(interaction: discord.Interaction[Any], *, deps: Deps) -> bool:
-    """Manage Server, or the role the community named as its moderators in ``/admin setup``."""
+async def is_moderator(interaction: discord.Interaction[Any], *, access: AccessCache) -> bool:
+    """Manage Server, or the role the community named as its moderators in ``/admin setup``
+    (read from the access cache, after the interaction was deferred)."""
     if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
         return False
     if has_manage_server(interaction):
         return True
-    try:
-        async with asyncio.timeout(ROLE_LOOKUP_TIMEOUT):
-            async with unit_of_work(deps.sessions) as session:
-                settings = await guilds.get_settings(
-                    session, guild_id=interaction.guild_id, now=deps.clock.now()
-                )
-                role_id = settings.moderator_role_id
-    except TimeoutError:
-        raise DatabaseSlow from None
+    role_id = await access.moderator_role(interaction.guild_id)
     return role_id is not None and interaction.user.get_role(role_id) is not None
 
 
@@ -162,7 +147,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        return await is_moderator(interaction, deps=self.bot.deps)
+        return await is_moderator(interaction, access=self.bot.access)
 
     @app_commands.command(name="setup", description="Set up pairbot for this server")
     @app_commands.describe(
@@ -249,7 +234,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
         self, interaction: discord.Interaction[PairBot], dry_run: bool = True
     ) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         report = await matching.run_round(
             self.bot.deps.sessions,
             guild_id=interaction.guild_id,
@@ -264,7 +249,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
     @app_commands.command(name="schedule", description="What is due next and what failed lately")
     async def schedule(self, interaction: discord.Interaction[PairBot]) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             due = await outbox.due_next(session, guild_id=interaction.guild_id, limit=SHOWN)
@@ -279,7 +264,7 @@ class Admin(commands.GroupCog, group_name="admin", group_description="Moderator 
     @app_commands.command(name="stats", description="Pool, pairs, health and check-in rates")
     async def stats(self, interaction: discord.Interaction[PairBot]) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             found = await insights.community_stats(
                 session, guild_id=interaction.guild_id, now=self.bot.deps.clock.now()

@@ -23,10 +23,16 @@ from discord.ext import commands
 
 from bot.app import PairBot
 from bot.charts import weekly_chart
-from bot.db import unit_of_work
+from bot.db import read_only, unit_of_work
 from bot.domain import goals as g
 from bot.domain.posts import ts
-from bot.interactions import add_form_route, report_error, send_ephemeral
+from bot.interactions import (
+    add_form_route,
+    read_before_modal,
+    report_error,
+    send_ephemeral,
+    thinking,
+)
 from bot.services import goals, outbox
 from bot.services.goals import GoalBoard, GoalView
 
@@ -44,10 +50,10 @@ def _bot(interaction: Interaction) -> PairBot:
     return interaction.client
 
 
-async def _thinking(interaction: Interaction) -> None:
-    """Answer within Discord's 3 seconds whatever the database does; the reply follows."""
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+async def _read(bot: PairBot, service: Callable[..., Awaitable[T]], /, **options: Any) -> T:
+    """One read-only service call (the reads before a form, which must be quick)."""
+    async with read_only(bot.deps.sessions) as session:
+        return await service(session, **options)
 
 
 async def _for_member(
@@ -56,7 +62,7 @@ async def _for_member(
     """Defer privately, then run one service call for the member who asked, in one unit of
     work (the service takes the session, guild_id, user_id and now, plus ``options``)."""
     assert interaction.guild_id is not None
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         return await service(
             session,
@@ -269,10 +275,15 @@ class FeedbackButton(
     async def callback(self, interaction: Interaction) -> None:
         try:
             bot = _bot(interaction)
-            async with unit_of_work(bot.deps.sessions) as session:
-                goal_text = await goals.feedback_target(
-                    session, checkin_id=self.checkin_id, from_user_id=interaction.user.id
-                )
+            goal_text = await read_before_modal(
+                interaction,
+                _read(
+                    bot,
+                    goals.feedback_target,
+                    checkin_id=self.checkin_id,
+                    from_user_id=interaction.user.id,
+                ),
+            )
             await interaction.response.send_modal(feedback_form(self.checkin_id, goal_text))
         except Exception as error:
             await report_error(interaction, error)
@@ -297,7 +308,7 @@ class WhyButton(
     async def callback(self, interaction: Interaction) -> None:
         try:
             bot = _bot(interaction)
-            await _thinking(interaction)
+            await thinking(interaction)
             async with unit_of_work(bot.deps.sessions) as session:
                 goal = await goals.reflection_goal(
                     session,
@@ -321,7 +332,9 @@ class ReasonSelect(
     discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
     template=r"pairbot:g:reason:(?P<id>\d+)",
 ):
-    """The reason for one missed goal; choosing saves it at once, then asks what would help."""
+    """The reason for one missed goal: asks what would help (the form must be the first
+    response), then saves the reason at once, so that it is kept even if the form is closed.
+    The form's submission saves it again with the answer: saving is idempotent."""
 
     def __init__(self, goal_id: int) -> None:
         super().__init__(
@@ -347,17 +360,33 @@ class ReasonSelect(
             values = cast(Mapping[str, Any], interaction.data or {}).get("values") or []
             reason = str(values[0]) if values else ""
             bot = _bot(interaction)
+            g.parse_reason(reason)  # a forged value is refused before anything else
+            goal = await read_before_modal(
+                interaction,
+                _read(
+                    bot,
+                    goals.reflection_goal,
+                    goal_id=self.goal_id,
+                    user_id=interaction.user.id,
+                    now=bot.deps.clock.now(),
+                ),
+            )
+            await interaction.response.send_modal(help_form(self.goal_id, reason, goal.text))
+        except Exception as error:
+            await report_error(interaction, error)
+            return
+        try:
             async with unit_of_work(bot.deps.sessions) as session:
-                goal = await goals.record_reason(
+                await goals.record_reason(
                     session,
                     goal_id=self.goal_id,
                     user_id=interaction.user.id,
                     reason=reason,
                     now=bot.deps.clock.now(),
                 )
-            await interaction.response.send_modal(help_form(self.goal_id, reason, goal.text))
-        except Exception as error:
-            await report_error(interaction, error)
+        except Exception:
+            # The form is open and carries the reason: its submission saves it.
+            log.warning("a missed goal's reason was not saved yet", exc_info=True)
 
 
 # --------------------------------------------------------------------------- button handlers
@@ -365,7 +394,7 @@ class ReasonSelect(
 
 async def answer_pressed(interaction: Interaction, checkin_id: int, answer: str) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         result = await goals.record_answer(
             session,
@@ -379,10 +408,10 @@ async def answer_pressed(interaction: Interaction, checkin_id: int, answer: str)
 
 async def note_pressed(interaction: Interaction, checkin_id: int) -> None:
     bot = _bot(interaction)
-    async with unit_of_work(bot.deps.sessions) as session:
-        goal_text, current = await goals.checkin_note(
-            session, checkin_id=checkin_id, user_id=interaction.user.id
-        )
+    goal_text, current = await read_before_modal(
+        interaction,
+        _read(bot, goals.checkin_note, checkin_id=checkin_id, user_id=interaction.user.id),
+    )
     await interaction.response.send_modal(note_form(checkin_id, goal_text, current))
 
 
@@ -393,7 +422,7 @@ async def note_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         result = await goals.save_note(
             session,
@@ -417,7 +446,7 @@ async def feedback_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await goals.give_feedback(
             session,
@@ -433,7 +462,7 @@ async def help_submitted(
     interaction: Interaction, match: re.Match[str], values: dict[str, str]
 ) -> None:
     bot = _bot(interaction)
-    await _thinking(interaction)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await goals.record_reason(
             session,
@@ -532,7 +561,7 @@ class Goals(commands.Cog):
         area: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await _thinking(interaction)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             goal = await goals.add_goal(
@@ -596,10 +625,7 @@ class Goals(commands.Cog):
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         assert interaction.guild_id is not None
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            areas = await goals.goal_areas(
-                session, guild_id=interaction.guild_id, now=self.bot.deps.clock.now()
-            )
+        areas = await self.bot.access.goal_areas(interaction.guild_id)
         needle = current.strip().lower()
         return [
             app_commands.Choice(name=a[:100], value=a[:100]) for a in areas if needle in a.lower()
@@ -721,7 +747,7 @@ class Goals(commands.Cog):
         time: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await _thinking(interaction)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             setting = await goals.set_checkin_time(

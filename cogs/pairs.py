@@ -21,7 +21,14 @@ from bot import spaces
 from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.domain import partnership as d
-from bot.interactions import NO_PINGS, BaseModal, BaseView, report_error, send_ephemeral
+from bot.interactions import (
+    BaseModal,
+    OwnedView,
+    report_error,
+    send_ephemeral,
+    thinking,
+    update_message,
+)
 from bot.services import departures, partnerships
 from bot.services.outbox import DueWork
 from bot.services.partnerships import PairStatus
@@ -318,15 +325,14 @@ class ReportModal(BaseModal, title="Report to the moderators"):
         _kick(bot)
 
 
-class BlockConfirm(BaseView):
+class BlockConfirm(OwnedView):
     def __init__(self, owner_id: int, other_user_id: int | None) -> None:
-        super().__init__(timeout=300)
-        self.owner_id, self.other_user_id = owner_id, other_user_id
+        super().__init__(owner_id)
+        self.other_user_id = other_user_id
 
-    async def interaction_check(self, interaction: Interaction) -> bool:
-        return interaction.user.id == self.owner_id
-
-    @discord.ui.button(label="Block", style=discord.ButtonStyle.danger)
+    @discord.ui.button(
+        label="Block", style=discord.ButtonStyle.danger, custom_id="pairbot:confirm:block"
+    )
     async def confirm(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
         bot = _bot(interaction)
         assert interaction.guild_id is not None
@@ -343,13 +349,15 @@ class BlockConfirm(BaseView):
             text += " Your partnership has ended; they're told it ended, not why."
         text += " Nobody else will know."
         self.stop()
-        await interaction.response.edit_message(content=text, view=None, allowed_mentions=NO_PINGS)
+        await update_message(interaction, content=text, view=None)
         _kick(bot)
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(
+        label="Cancel", style=discord.ButtonStyle.secondary, custom_id="pairbot:confirm:cancel"
+    )
     async def cancel(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Okay, nothing changed.", view=None)
+        await update_message(interaction, content="Okay, nothing changed.", view=None)
 
 
 # --------------------------------------------------------------------------- shared glue
@@ -531,7 +539,7 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
         | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             plan = await partnerships.set_meeting(
                 session,

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.forum import sync_post
-from bot.interactions import NO_PINGS, report_error, send_ephemeral
+from bot.interactions import report_error, send_ephemeral, thinking, update_message
 from bot.services import departures, pool, posts
 from bot.services.outbox import DueWork
 from bot.services.ports import Permanent, Transient
@@ -100,7 +100,7 @@ def post_view(author_id: int) -> discord.ui.View:
 async def request_pressed(interaction: Interaction, author_user_id: int) -> None:
     bot = _bot(interaction)
     assert interaction.guild_id is not None
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    await thinking(interaction)
     async with unit_of_work(bot.deps.sessions) as session:
         await pool.request_partnership(
             session,
@@ -135,7 +135,7 @@ async def decision_pressed(interaction: Interaction, request_id: int, *, accept:
         if accept
         else "You declined the request. They'll be told kindly, without any reason."
     )
-    await interaction.response.edit_message(content=text, view=None, allowed_mentions=NO_PINGS)
+    await update_message(interaction, content=text, view=None)
     bot.deps.ticker.kick()
     if accept:
         for user_id in (interaction.user.id, requester_user):
@@ -227,7 +227,7 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
     @app_commands.command(name="find", description="Join the pool and get a post in the forum")
     async def find(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             await pool.join_pool(
@@ -239,18 +239,17 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
             )
         link = await _sync(self.bot, interaction.guild_id, interaction.user.id, now)
         where = f" Your post: {link}" if link else ""
-        await interaction.followup.send(
+        await send_ephemeral(
+            interaction,
             "You're in the pool! 🎯 The next matching round will look for a partner for you, "
             f"and others can request you from the forum.{where}",
-            ephemeral=True,
-            allowed_mentions=NO_PINGS,
         )
 
     @app_commands.command(name="pause", description="Take a break from matching")
     @app_commands.describe(until="A date (2026-12-24) or a length (10d, 3w); empty for no end")
     async def pause(self, interaction: Interaction, until: str | None = None) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             member = await find_member(
@@ -271,22 +270,22 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
             if end
             else "Paused. Run `/partner find` when you're ready again."
         )
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        await send_ephemeral(interaction, text)
 
     @app_commands.command(name="leave", description="Leave the pool and close your post")
     async def leave(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
             await pool.leave(
                 session, guild_id=interaction.guild_id, user_id=interaction.user.id, now=now
             )
         await _sync(self.bot, interaction.guild_id, interaction.user.id, now)
-        await interaction.followup.send(
+        await send_ephemeral(
+            interaction,
             "You've left the pool and your post is closed. Come back any time with "
             "`/partner find`. 👋",
-            ephemeral=True,
         )
 
 

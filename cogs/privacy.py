@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot import forum
 from bot.app import PairBot
 from bot.db import unit_of_work
-from bot.interactions import NO_PINGS, BaseView, send_ephemeral
+from bot.interactions import OwnedView, send_ephemeral, thinking, update_message
 from bot.services import privacy
 from bot.services.outbox import DueWork
 from bot.services.ports import Transient
@@ -37,20 +37,16 @@ def _bot(interaction: Interaction) -> PairBot:
     return interaction.client
 
 
-class DeleteConfirm(BaseView):
-    def __init__(self, owner_id: int) -> None:
-        super().__init__(timeout=300)
-        self.owner_id = owner_id
-
-    async def interaction_check(self, interaction: Interaction) -> bool:
-        return interaction.user.id == self.owner_id
-
-    @discord.ui.button(label="Delete everything", style=discord.ButtonStyle.danger)
+class DeleteConfirm(OwnedView):
+    @discord.ui.button(
+        label="Delete everything",
+        style=discord.ButtonStyle.danger,
+        custom_id="pairbot:confirm:delete",
+    )
     async def confirm(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
         bot = _bot(interaction)
         assert interaction.guild_id is not None
         self.stop()
-        await interaction.response.defer()
         async with unit_of_work(bot.deps.sessions) as session:
             done = await privacy.delete_member(
                 session,
@@ -71,13 +67,15 @@ class DeleteConfirm(BaseView):
                 "your Discord ID and your part of that history (dates, \"did you meet?\" "
                 "answers) stay, so theirs stays true. Take care! 👋"
             )
-        await interaction.edit_original_response(content=text, view=None, allowed_mentions=NO_PINGS)
+        await update_message(interaction, content=text, view=None)
         bot.deps.ticker.kick()  # the partner's notice, the space and the post go via the outbox
 
-    @discord.ui.button(label="Keep my data", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(
+        label="Keep my data", style=discord.ButtonStyle.secondary, custom_id="pairbot:confirm:keep"
+    )
     async def cancel(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Okay, nothing was deleted.", view=None)
+        await update_message(interaction, content="Okay, nothing was deleted.", view=None)
 
 
 @app_commands.guild_only()
@@ -105,7 +103,7 @@ class Privacy(commands.GroupCog, group_name="privacy", group_description="Your d
     @app_commands.command(name="export", description="A file with everything stored about you")
     async def export(self, interaction: Interaction) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await thinking(interaction)
         async with unit_of_work(self.bot.deps.sessions) as session:
             data = await privacy.export_member(
                 session,
@@ -114,13 +112,13 @@ class Privacy(commands.GroupCog, group_name="privacy", group_description="Your d
                 now=self.bot.deps.clock.now(),
             )
         if data is None:
-            await interaction.followup.send(NOTHING_STORED, ephemeral=True)
+            await send_ephemeral(interaction, NOTHING_STORED)
             return
         raw = json.dumps(data, indent=2, ensure_ascii=False).encode()
-        await interaction.followup.send(
+        await send_ephemeral(
+            interaction,
             "Here's everything pairbot stores about you in this server. Only you can see this.",
             file=discord.File(io.BytesIO(raw), filename="pairbot-my-data.json"),
-            ephemeral=True,
         )
 
     @app_commands.command(name="delete", description="Delete everything stored about you")

@@ -10,14 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import PairBot
-from bot.db import unit_of_work
+from bot.db import read_only, unit_of_work
 from bot.domain import profile as p
 from bot.domain.availability_text import PRESETS, format_availability
 from bot.domain.posts import availability_lines
 from bot.domain.timezones import search_zones
-from bot.interactions import NO_PINGS, BaseModal, BaseView, send_ephemeral
+from bot.interactions import BaseModal, BaseView, read_before_modal, send_ephemeral
 from bot.services import profiles
-from bot.services.guilds import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +70,25 @@ def _age_pref(priv: p.PrivateFields) -> str:
     return f"partner age {priv.pref_age_min}-{priv.pref_age_max}"
 
 
+async def save_profile(
+    bot: PairBot, interaction: discord.Interaction[Any], changes: profiles.ProfileChanges
+) -> p.Profile | None:
+    """Save the member's changes; their profile as it now is."""
+    assert interaction.guild_id is not None
+    async with unit_of_work(bot.deps.sessions) as session:
+        await profiles.update_profile(
+            session,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            changes=changes,
+            now=bot.deps.clock.now(),
+            display_name=interaction.user.display_name,
+        )
+        return await profiles.get_profile(
+            session, guild_id=interaction.guild_id, user_id=interaction.user.id
+        )
+
+
 class ProfileTextModal(BaseModal, title="Your intro and goals"):
     intro: discord.ui.TextInput[ProfileTextModal] = discord.ui.TextInput(
         label="A short intro",
@@ -96,15 +114,7 @@ class ProfileTextModal(BaseModal, title="Your intro and goals"):
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         assert interaction.guild_id is not None
         changes = profiles.ProfileChanges(intro=self.intro.value, goals_text=self.goals.value)
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            await profiles.update_profile(
-                session,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                changes=changes,
-                now=self.bot.deps.clock.now(),
-                display_name=interaction.user.display_name,
-            )
+        await save_profile(self.bot, interaction, changes)
         await send_ephemeral(
             interaction, "Saved your intro and goals. ✍️ `/profile show` shows everything."
         )
@@ -115,7 +125,11 @@ class EditTextView(BaseView):
         super().__init__(timeout=600)
         self.bot, self.intro, self.goals = bot, intro, goals
 
-    @discord.ui.button(label="Edit intro & goals", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(
+        label="Edit intro & goals",
+        style=discord.ButtonStyle.secondary,
+        custom_id="pairbot:profile:edit-text",  # opens a form: not deferred (MODAL_COMPONENTS)
+    )
     async def edit_text(
         self, interaction: Interaction, _button: discord.ui.Button[EditTextView]
     ) -> None:
@@ -159,26 +173,22 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
             medium=medium,
             languages=languages,
         )
-        text_only = changes == profiles.ProfileChanges()
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            if not text_only:
-                await profiles.update_profile(
-                    session,
-                    guild_id=interaction.guild_id,
-                    user_id=interaction.user.id,
-                    changes=changes,
-                    now=self.bot.deps.clock.now(),
-                    display_name=interaction.user.display_name,
-                )
-            current = await profiles.get_profile(
-                session, guild_id=interaction.guild_id, user_id=interaction.user.id
+        if changes == profiles.ProfileChanges():
+            # No options: the intro & goals form, which must be the first response (MODAL_FIRST).
+            current = await read_before_modal(
+                interaction, self._profile(interaction.guild_id, interaction.user.id)
             )
-        intro = current.public.intro if current else None
-        goals = current.public.goals_text if current else None
-        if text_only:
-            await interaction.response.send_modal(ProfileTextModal(self.bot, intro, goals))
+            await interaction.response.send_modal(
+                ProfileTextModal(
+                    self.bot,
+                    current.public.intro if current else None,
+                    current.public.goals_text if current else None,
+                )
+            )
             return
+        current = await save_profile(self.bot, interaction, changes)
         assert current is not None
+        intro, goals = current.public.intro, current.public.goals_text
         missing = p.missing_for_pool(current.public)
         text = "Saved. ✅"
         text += (
@@ -187,6 +197,10 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
             else " Your profile is complete: `/partner find` puts you in the pool."
         )
         await send_ephemeral(interaction, text, view=EditTextView(self.bot, intro, goals))
+
+    async def _profile(self, guild_id: int, user_id: int) -> p.Profile | None:
+        async with read_only(self.bot.deps.sessions) as session:
+            return await profiles.get_profile(session, guild_id=guild_id, user_id=user_id)
 
     @edit.autocomplete("timezone")
     async def timezone_autocomplete(
@@ -209,11 +223,7 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         assert interaction.guild_id is not None
-        async with unit_of_work(self.bot.deps.sessions) as session:
-            settings = await get_settings(
-                session, guild_id=interaction.guild_id, now=self.bot.deps.clock.now()
-            )
-            areas = list(settings.goal_areas)
+        areas = await self.bot.access.goal_areas(interaction.guild_id)
         done, _, last = current.rpartition(",")
         prefix = [part.strip() for part in done.split(",") if part.strip()]
         options = [a for a in areas if a.startswith(last.strip().lower()) and a not in prefix]
@@ -273,9 +283,7 @@ class Profiles(commands.GroupCog, group_name="profile", group_description="Your 
             )
             return
         lines = availability_lines(profile.public, self.bot.deps.clock.now())
-        await interaction.response.send_message(
-            render_own_profile(profile, lines), ephemeral=True, allowed_mentions=NO_PINGS
-        )
+        await send_ephemeral(interaction, render_own_profile(profile, lines))
 
 
 async def setup(bot: PairBot) -> None:

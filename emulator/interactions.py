@@ -103,6 +103,9 @@ class InteractionRecord:
     last_touched: Message | None = None
     error: Violation | None = None
     late: bool = False
+    #: When (loop time) the first response (callback) was accepted: what Discord's deadline is
+    #: about. ``None`` until then.
+    answered_at: float | None = None
 
     def metadata(self) -> JSON:
         meta: JSON = {
@@ -1021,6 +1024,7 @@ class Actions:
             errors.raise_if_any()
             record.modal = Modal(data, record)
         record.response_type = int(str(kind))
+        record.answered_at = now
         world.notify()
         interaction: JSON = {"id": str(record.id), "type": record.type}
         if record.original is not None and kind in (MESSAGE, DEFERRED_MESSAGE, UPDATE_MESSAGE):

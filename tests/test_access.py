@@ -10,7 +10,7 @@ from bot.clock import FakeClock
 from bot.db import unit_of_work
 from bot.services import guilds, outbox
 from bot.services.profiles import ensure_member
-from models import Member
+from models import GuildSettings, Member
 
 G = 42
 
@@ -62,3 +62,22 @@ async def test_closed_dms_are_known_from_the_dispatcher_and_from_the_database(
         await session.execute(update(Member).values(dms_closed=False))
     ticks.now = 61
     assert not await cache.dms_marked_closed(G, 2)
+
+
+async def test_moderator_role_and_goal_areas_come_from_the_same_cached_read(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    ticks = Ticks()
+    cache = AccessCache(sessions, ttl=30, monotonic=ticks)
+    assert await cache.moderator_role(G) is None
+    assert "writing" in await cache.goal_areas(G)  # the defaults, and nothing was written
+    async with sessions() as session:
+        assert await session.get(GuildSettings, G) is None
+    async with unit_of_work(sessions) as session:
+        await guilds.configure(
+            session, guild_id=G, now=clock.now(), moderator_role_id=5, goal_areas=["chess"]
+        )
+    assert await cache.moderator_role(G) is None  # cached within the TTL
+    cache.forget(G)
+    assert await cache.moderator_role(G) == 5
+    assert await cache.goal_areas(G) == ("chess",)

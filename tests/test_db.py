@@ -3,7 +3,9 @@ concurrent writers wait instead of failing."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -100,3 +102,26 @@ async def test_a_read_only_session_reads_while_a_writer_holds_the_lock(
     async with read_only(sessions) as reader:
         seen = (await reader.execute(select(GuildSettings.guild_id))).scalars().all()
     assert seen == [5]
+
+
+async def test_a_full_pool_fails_after_the_pool_timeout_with_a_true_storage_line(
+    database_url: str,
+) -> None:
+    """``database_pool_timeout``: a command waiting on a pool with no free connection gives up
+    after it, and the member is told nothing was saved (not "nothing was lost")."""
+    from bot.db import create_engine
+    from bot.failures import FailureKind, classify
+
+    engine = create_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    try:
+        pool: Any = engine.pool
+        assert pool.timeout() == 0.05
+        async with AsyncExitStack() as held:
+            for _ in range(pool.size() + pool._max_overflow):  # SQLite keeps its own sizes
+                await held.enter_async_context(engine.connect())
+            with pytest.raises(Exception) as caught:
+                async with engine.connect():
+                    pass
+        assert classify(caught.value) is FailureKind.STORAGE_UNAVAILABLE
+    finally:
+        await engine.dispose()

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -374,10 +375,6 @@ async def _area(
         if name.lower() == wanted:
             return name
     raise g.GoalError("Please pick a goal area from the list: " + ", ".join(allowed) + ".")
-
-
-async def goal_areas(session: AsyncSession, *, guild_id: int, now: datetime) -> list[str]:
-    return list((await get_settings(session, guild_id=guild_id, now=now)).goal_areas or [])
 
 
 async def _count_live(session: AsyncSession, *, member_id: int) -> int:
@@ -1295,23 +1292,36 @@ async def record_reason(
         if reflection is not None
         else None
     )
+    # Reachable twice at once (the reason select saves, then its form's submission saves
+    # again): insert-or-keep, then update, so neither save fails on the unique goal_id.
+    new = {
+        "goal_id": goal_id,
+        "member_id": goal.member_id,
+        "week_start": g.week_start(goal.due_date),
+        "reason": code,
+        "reflection": text,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(MissedReflection)
+        .values(**new)
+        .on_conflict_do_nothing(index_elements=[MissedReflection.goal_id])
+    )
+    changes: dict[str, Any] = {"reason": code}
+    if reflection is not None:
+        changes["reflection"] = text
+    await session.execute(
+        update(MissedReflection).where(MissedReflection.goal_id == goal_id).values(**changes)
+    )
     row = (
-        await session.execute(select(MissedReflection).where(MissedReflection.goal_id == goal_id))
-    ).scalar_one_or_none()
-    if row is None:
-        row = MissedReflection(
-            goal_id=goal_id,
-            member_id=goal.member_id,
-            week_start=g.week_start(goal.due_date),
-            reason=code,
-            reflection=text,
-            created_at=now,
+        await session.execute(
+            select(MissedReflection)
+            .where(MissedReflection.goal_id == goal_id)
+            .execution_options(populate_existing=True)
         )
-        session.add(row)
-    else:
-        row.reason = code
-        if reflection is not None:
-            row.reflection = text
+    ).scalar_one()
     if goal.status == "open":
         goal.status = "missed"
         goal.updated_at = now

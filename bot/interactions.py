@@ -388,6 +388,13 @@ def in_background(work: Coroutine[Any, Any, None], what: str) -> None:
     task.add_done_callback(_BACKGROUND.discard)
 
 
+async def background_settled() -> None:
+    """Wait for the work :func:`in_background` started (the scheduler's tick and tests: a mark
+    written after a reply is seen by what runs next)."""
+    while _BACKGROUND:
+        await asyncio.gather(*list(_BACKGROUND), return_exceptions=True)
+
+
 async def admitted(
     interaction: discord.Interaction[Any], *, clear_dms_closed: bool = False
 ) -> bool:

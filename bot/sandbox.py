@@ -16,6 +16,7 @@ from bot.app import Deps, PairBot, build_bot
 from bot.clock import Clock, FakeClock
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, unit_of_work
+from bot.interactions import background_settled
 from bot.metrics import Metrics
 from bot.scheduler import Ticker
 from bot.services import outbox
@@ -45,7 +46,9 @@ class Sandbox:
         return self.members[name]
 
     async def tick(self) -> None:
-        """Run the scheduler's tick now, as the interval job would."""
+        """Run the scheduler's tick now, as the interval job would (after the marks that
+        interactions write in the background, as a real tick would find them a moment later)."""
+        await background_settled()
         await self.bot.deps.ticker.tick()
 
     async def advance(self, delta: timedelta, *, step: timedelta | None = None) -> None:

@@ -24,6 +24,7 @@ from bot.app import Deps, build_bot
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, unit_of_work
+from bot.interactions import background_settled
 from bot.sandbox import Sandbox
 from bot.scheduler import Ticker
 from bot.services import outbox, partnerships
@@ -202,6 +203,7 @@ async def test_a_rejoin_does_not_bring_the_partnership_back(sb: Sandbox) -> None
     bob.rejoin()
     status = await bob.slash("pair status")
     assert "Partners with" not in status.content
+    await background_settled()  # the return is marked after the reply, off its path
     assert (await row(sb, bob)).left_at is None
     export = await bob.slash("privacy export")  # nothing he entered was lost by leaving
     [file] = export.attachments

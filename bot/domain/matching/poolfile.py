@@ -249,6 +249,7 @@ _INT_SETTINGS = {
     "repeat_window_days": (0, None),
     "k": (1, None),
     "exact_max_members": (0, None),
+    "exact_candidates_max_members": (0, None),
 }
 
 

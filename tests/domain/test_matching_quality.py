@@ -59,7 +59,7 @@ def test_on_any_graph_the_sparse_solver_is_a_maximum_cardinality_matching_of_its
     degree = np.bincount(edges.ravel(), minlength=n)
     by_key = dict(zip((edges[:, 0] * n + edges[:, 1]).tolist(), points.tolist(), strict=True))
     full = csr_neighbours(n, edges)
-    pairs, e2, p2 = complete_cardinality(
+    pairs, _, _ = complete_cardinality(
         n, cand_edges, cand_points, pairs, degree > 0, full=full,
         pair_points=lambda a, b: np.array([by_key[int(x) * n + int(y)] for x, y in
                                            zip(a, b, strict=True)], dtype=np.int64),

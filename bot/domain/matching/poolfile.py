@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.availability import SLOT_MINUTES, Window
@@ -56,7 +56,7 @@ class Pool:
     now: datetime | None
 
 
-def _text(value: Any) -> bool:
+def _text(value: Any) -> TypeGuard[str]:
     """A non-empty string that is valid Unicode: JSON may escape lone surrogates (\\ud800),
     which no output (UTF-8 file, terminal) can hold."""
     if not isinstance(value, str) or not value:

@@ -171,8 +171,8 @@ def _with_blocks(seekers: list[Seeker], per_member: int, rng: random.Random) -> 
     ids = [s.id for s in seekers]
     out = []
     for s in seekers:
-        picked = set(rng.sample(ids, min(per_member + 1, len(ids)))) - {s.id}
-        out.append(replace(s, blocks=frozenset(list(picked)[:per_member])))
+        picked = [x for x in rng.sample(ids, min(per_member + 1, len(ids))) if x != s.id]
+        out.append(replace(s, blocks=frozenset(picked[:per_member])))
     return out
 
 

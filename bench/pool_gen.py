@@ -1,10 +1,13 @@
 """Seeded generator of realistic pools: a world-wide time-zone mix weighted like an
 English-speaking online community, evening/weekend-heavy availability, goal areas, rhythms,
-languages, private fields and wishes, blocks and recent ex-partners."""
+languages, private fields and wishes, blocks and recent ex-partners; and varied kinds of pool
+(:data:`KINDS`) the solver must hold on too: many blocks per member, zones whose offset is not a
+multiple of 30 minutes, complete graphs and near-tie scores."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from bot.domain.availability import Window
@@ -138,6 +141,89 @@ def generate_pool(n: int, seed: int, now: datetime | None = None) -> list[Seeker
     return seekers
 
 
+ODD_ZONES: tuple[str, ...] = (
+    "Asia/Kathmandu",  # +5:45
+    "Pacific/Chatham",  # +12:45 / +13:45
+    "Asia/Kolkata",  # +5:30
+    "Australia/Eucla",  # +8:45
+    "Asia/Kabul",  # +4:30
+    "Asia/Tehran",  # +3:30
+    "America/St_Johns",  # -3:30 / -2:30
+    "Australia/Adelaide",  # +9:30 / +10:30
+    "Australia/Darwin",  # +9:30
+    "Pacific/Marquesas",  # -9:30
+    "Asia/Yangon",  # +6:30
+    "Australia/Lord_Howe",  # +10:30 / +11 (a half-hour DST)
+    "Europe/London",
+    "America/New_York",
+)
+KINDS: tuple[str, ...] = (
+    "realistic", "blocks20", "blocks100", "odd_zones", "complete", "near_tie",
+)
+"""Pool kinds: `realistic` (:func:`generate_pool`); `blocks20` / `blocks100`, the same with that
+many blocks per member; `odd_zones`, members in zones offset by 15/30/45 minutes with windows
+starting and ending on any quarter hour; `complete`, every pair allowed (everyone free all
+evening every day, no wishes, one language) with scores spread by goals, medium and waiting;
+`near_tie`, a dense pool where most pairs score within a few points of each other."""
+
+
+def _with_blocks(seekers: list[Seeker], per_member: int, rng: random.Random) -> list[Seeker]:
+    ids = [s.id for s in seekers]
+    out = []
+    for s in seekers:
+        picked = [x for x in rng.sample(ids, min(per_member + 1, len(ids))) if x != s.id]
+        out.append(replace(s, blocks=frozenset(picked[:per_member])))
+    return out
+
+
+def _quarter_windows(rng: random.Random) -> tuple[Window, ...]:
+    """2-5 windows starting and ending on any quarter hour, 45 minutes to 3 hours long."""
+    out: set[Window] = set()
+    for _ in range(rng.randint(2, 5)):
+        day = rng.randint(0, 6)
+        start = rng.randint(6 * 4, 21 * 4) * 15
+        length = rng.randint(3, 12) * 15
+        out.add(Window(day, start, min(start + length, 1440)))
+    return tuple(sorted(out))
+
+
+def generate_kind(kind: str, n: int, seed: int, now: datetime | None = None) -> list[Seeker]:
+    """`n` seekers of one of :data:`KINDS`, reproducible from `seed`."""
+    now = now or datetime(2026, 3, 16, 12, tzinfo=UTC)
+    rng = random.Random(f"{kind}/{seed}")
+    if kind == "realistic":
+        return generate_pool(n, seed, now)
+    if kind in ("blocks20", "blocks100"):
+        return _with_blocks(generate_pool(n, seed, now), int(kind[6:]), rng)
+    if kind == "odd_zones":
+        return [replace(s, zone=rng.choice(ODD_ZONES), windows=_quarter_windows(rng))
+                for s in generate_pool(n, seed, now)]
+    if kind == "complete":
+        evenings = tuple(Window(d, 17 * 60, 23 * 60) for d in range(7))
+        return [
+            replace(s, zone="Europe/London", windows=evenings, languages=frozenset({"en"}),
+                    gender=None, partner_genders=None, partner_age_brackets=None,
+                    partner_languages=None, rhythm="flexible", blocks=frozenset(),
+                    past_partners=())
+            for s in generate_pool(n, seed, now)
+        ]
+    if kind == "near_tie":
+        # Three shared evening patterns, one goal area, one medium: scores differ by waiting
+        # minutes and a few goal areas only.
+        patterns = [tuple(Window(d, 18 * 60 + 15 * q, 21 * 60) for d in range(q, 5))
+                    for q in range(3)]
+        return [
+            replace(s, zone="America/New_York", windows=rng.choice(patterns),
+                    goal_areas=frozenset({"coding"} | ({"career"} if rng.random() < 0.1
+                                                       else set())),
+                    medium="video", rhythm="weekly", languages=frozenset({"en"}),
+                    partner_languages=None, carried_over=False,
+                    waiting_since=now - timedelta(days=3, minutes=rng.randint(0, 600)))
+            for s in generate_pool(n, seed, now)
+        ]
+    raise ValueError(f"unknown pool kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -194,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a generated pool file to stdout.")
     parser.add_argument("members", type=int)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kind", choices=KINDS, default="realistic")
     args = parser.parse_args(argv)
     now = datetime(2026, 3, 16, 17, tzinfo=UTC)
-    json.dump(to_pool_json(generate_pool(args.members, args.seed, now), now), sys.stdout)
+    json.dump(to_pool_json(generate_kind(args.kind, args.members, args.seed, now), now),
+              sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -330,7 +330,8 @@ def test_large_pools_use_the_sparse_solver_and_stay_near_the_exact_optimum() -> 
 
     pool = generate_pool(240, seed=7, now=NOW)
     exact = match_pool(pool, CommunitySettings(exact_max_members=1000), now=NOW)
-    sparse = match_pool(pool, CommunitySettings(exact_max_members=0, k=8), now=NOW)
+    sparse = match_pool(pool, CommunitySettings(exact_max_members=0, k=8,
+                                                exact_candidates_max_members=0), now=NOW)
     assert exact.totals.solver == "exact" and sparse.totals.solver == "sparse"
     assert sparse.totals.groups == exact.totals.groups
     assert sparse.totals.total_score >= 0.99 * exact.totals.total_score
@@ -342,7 +343,8 @@ def test_equally_good_candidates_do_not_crowd_onto_a_few_members() -> None:
     """With equal scores, "everyone's k best" must not all be the same k members: then only k
     pairs could form. Ties are broken per member and random partners are kept too."""
     pool = [evening(f"m{i:03d}") for i in range(401)]
-    result = match_pool(pool, CommunitySettings(exact_max_members=0, k=3), now=NOW)
+    result = match_pool(pool, CommunitySettings(exact_max_members=0, k=3,
+                                                exact_candidates_max_members=0), now=NOW)
     assert result.totals.matched == 401
     assert result.totals.max_cardinality is True
 
@@ -352,7 +354,8 @@ def test_equally_good_candidates_do_not_crowd_onto_a_few_members() -> None:
 def test_the_sparse_solver_never_breaks_a_hard_rule_either(
     pool: list[Seeker], policy: str, k: int
 ) -> None:
-    cs = CommunitySettings(odd_policy=policy, exact_max_members=0, k=k)  # type: ignore[arg-type]
+    cs = CommunitySettings(odd_policy=policy, exact_max_members=0,  # type: ignore[arg-type]
+                           exact_candidates_max_members=0, k=k)
     check_invariants(pool, cs, match_pool(pool, cs, now=NOW))
 
 

@@ -47,7 +47,8 @@ def weights(draw: st.DrawFn) -> Weights:
 def test_no_weights_up_to_the_maximum_ever_admit_a_forbidden_pair(
     pool: list[Seeker], w: Weights, policy: str, exact_max: int
 ) -> None:
-    cs = CommunitySettings(weights=w, odd_policy=policy, exact_max_members=exact_max,  # type: ignore[arg-type]
+    cs = CommunitySettings(weights=w, odd_policy=policy,  # type: ignore[arg-type]
+                           exact_max_members=exact_max, exact_candidates_max_members=exact_max,
                            k=2)
     result = match_pool(pool, cs, now=NOW)
     check_invariants(pool, cs, result)  # every pair allowed by the reference, score exact
@@ -76,7 +77,8 @@ def test_the_largest_weights_on_forbidden_pairs_still_pair_nobody() -> None:
         Seeker("d", "UTC", evening, gender="man", carried_over=True, blocks=frozenset({"b"})),
     ]
     for exact_max in (300, 0):
-        cs = CommunitySettings(weights=top, exact_max_members=exact_max)
+        cs = CommunitySettings(weights=top, exact_max_members=exact_max,
+                           exact_candidates_max_members=exact_max)
         result = match_pool(pool, cs, now=NOW)
         assert result.groups == ()
         assert result.totals.allowed_pairs == 0
@@ -87,7 +89,8 @@ def test_the_largest_weights_on_forbidden_pairs_still_pair_nobody() -> None:
 def test_the_sparse_solver_pairs_as_many_as_the_brute_force_maximum(
     pool: list[Seeker], k: int, seed: int
 ) -> None:
-    cs = CommunitySettings(odd_policy="carry_over", exact_max_members=0, k=k)
+    cs = CommunitySettings(odd_policy="carry_over", exact_max_members=0,
+                           exact_candidates_max_members=0, k=k)
     result = match_pool(pool, cs, now=NOW, seed=seed)
     pairs, _ = brute_force(pool, cs)
     assert result.totals.groups == pairs
@@ -120,6 +123,7 @@ def test_two_five_cycles_joined_by_a_path_pair_everyone() -> None:
     assert len(pool) == 408
     for exact_max, k in ((0, 24), (0, 1), (300, 24)):
         cs = CommunitySettings(min_overlap_minutes=15, overlap_weeks=1, exact_max_members=exact_max,
+                           exact_candidates_max_members=exact_max,
                                k=k, odd_policy="carry_over")
         result = match_pool(pool, cs, now=NOW)
         assert result.totals.allowed_pairs == 12 * 35

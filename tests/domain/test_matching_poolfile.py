@@ -205,6 +205,23 @@ def test_a_wrong_type_at_any_depth_gives_one_line_and_exit_2_never_a_traceback(
         (b'{"settings": {"weights": {"waiting": 1e308}}, "members": []}',
          "settings.weights.waiting: must be a number from 0 to 100"),
         (b'{"members": [{"id": "a\\nb", "zone": 5}]}', "a\\nb zone: must be a non-empty string"),
+        # JSON can escape a lone surrogate, which no UTF-8 output can hold (was a traceback
+        # when the result was written).
+        (b'{"members": [{"id": "\\ud800", "zone": "UTC", "availability": []}]}',
+         "members[0] id: must be a non-empty string of valid Unicode"),
+        (b'{"members": [{"id": "a", "zone": "UTC", "availability": [], '
+         b'"goal_areas": ["x\\udfff"]}]}', "a goal_areas: must be a non-empty string of valid"),
+        (b'{"members": [{"id": "a", "zone": "UTC", "availability": [], '
+         b'"past_partners": [{"id": "\\ud83d"}]}]}', "a past_partners[0].id: must be"),
+        ('{"members": []}'.encode("utf-16"), "not UTF-8 text (byte 0 is 0xff)"),
+        (b"", "not valid JSON (line 1, column 1)"),
+        (b"\xef\xbb\xbf", "not valid JSON"),
+        (b"[]", "must be a JSON object with 'members'"),
+        (b'{"members": "abc"}', "pool members: must be a list"),
+        (b'{"members": [5]}', "members[0] member: must be an object"),
+        (b'{"members": [{"id": "a", "zone": "UTC", "availability": ' + b"[" * 900 + b"]" * 900
+         + b"}]}", "a availability[0]: must be an object"),
+        (b'{"settings": {"k": 1e400}, "members": []}', "settings.k: must be an integer"),
     ],
 )
 def test_a_nested_non_utf8_or_out_of_range_pool_gives_one_line_and_exit_2(

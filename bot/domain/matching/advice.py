@@ -100,9 +100,7 @@ def _sides(p: PoolArrays, i: int) -> _Sides:
               & _hits_rev(p.pref_lang, p.langs_any, i))
     free = np.ones(n, dtype=bool)
     free[i] = False
-    banned = p.forbidden.get(i)
-    if banned is not None:
-        free[banned] = False
+    free[p.forbidden_of(i)] = False
     sides = _Sides(
         allowed=allowed, time=time, rhythm=rhythm, language=language,
         wish_gender=_hits(p.pref_gender, i, p.gender), wish_age=_hits(p.pref_age, i, p.age),

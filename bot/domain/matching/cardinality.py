@@ -15,6 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from bot.domain.matching.features import sorted_unique
+
 I64 = npt.NDArray[np.int64]
 Neighbours = Callable[[int], I64]
 
@@ -85,7 +87,7 @@ class Search:
                 break
             grow = nb[(parent[nb] < 0) & ~even[nb]]
             if len(grow):
-                grow = np.unique(grow)
+                grow = sorted_unique(grow)
                 parent[grow] = v
                 partners = mate[grow]
                 even[partners] = True
@@ -101,7 +103,7 @@ class Search:
                 blossom: set[int] = set()
                 self._mark(v, top, to, blossom)
                 self._mark(to, top, v, blossom)
-                tree = np.unique(np.array(self.touched, dtype=np.int64))
+                tree = sorted_unique(np.array(self.touched, dtype=np.int64))
                 inside = tree[np.isin(base[tree], np.fromiter(blossom, dtype=np.int64))]
                 base[inside] = top
                 new = inside[~even[inside]]

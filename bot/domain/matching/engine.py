@@ -130,10 +130,11 @@ def _match_pool(
     t0 = time.perf_counter()
     pts = cand.points
     edges = cand.edges
+    on_candidates = not exact and n <= settings.exact_candidates_max_members
     if exact:
         pairs = solve_exact(n, edges, pts)
     else:
-        pairs = solve_sparse(n, edges, pts)
+        pairs = solve_exact(n, edges, pts) if on_candidates else solve_sparse(n, edges, pts)
         pairs, edges, pts = complete_cardinality(
             n, edges, pts, pairs, cand.allowed_degree > 0, full=allowed_rows(p),
             pair_points=lambda a, b: evaluate_pairs(p, a, b).points.astype(np.int64))
@@ -218,7 +219,7 @@ def _match_pool(
         total_score=round(sum(group_points) / SCALE, 3),
         allowed_pairs=int(cand.allowed_degree.sum()) // 2,
         candidate_pairs=len(edges),
-        solver="exact" if exact else "sparse",
+        solver="exact" if exact else "candidates_exact" if on_candidates else "sparse",
         max_cardinality=proven,
     )
     return MatchResult(

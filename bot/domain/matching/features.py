@@ -59,6 +59,15 @@ def _bitset(sets: Sequence[Iterable[str] | None], vocab: dict[str, int], words: 
     return out
 
 
+def sorted_unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct values, sorted: a sort and a compare (numpy 2.4's `np.unique` hashes first,
+    8.6 s for 2 million keys where this takes 0.4 s)."""
+    out = np.sort(values)
+    if len(out) > 1:
+        out = out[np.concatenate([[True], out[1:] != out[:-1]])]
+    return out
+
+
 def _vocab(values: Iterable[str]) -> dict[str, int]:
     return {v: i for i, v in enumerate(sorted(set(values)))}
 
@@ -217,8 +226,6 @@ class PoolArrays:
     rhythm: npt.NDArray[np.int8]
     medium: npt.NDArray[np.int8]
     member_points: I32
-    forbidden: dict[int, I64]
-    """Per member, partners excluded by blocks or the repeat window (both directions)."""
     forbidden_keys: I64
     """The same pairs once, as sorted keys i * n + j (both directions): built once per round,
     so checking any batch of pairs is one binary search whatever the number of blocks."""
@@ -241,6 +248,11 @@ class PoolArrays:
     @property
     def n(self) -> int:
         return len(self.seekers)
+
+    def forbidden_of(self, i: int) -> I64:
+        """Member i's partners excluded by blocks or the repeat window (either direction)."""
+        lo, hi = np.searchsorted(self.forbidden_keys, [i * self.n, (i + 1) * self.n])
+        return self.forbidden_keys[lo:hi] - i * self.n
 
     def week_masks(self, i: int) -> list[int]:
         """Member i's mask per week as Python ints, for explanations."""
@@ -300,7 +312,13 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
     weights = settings.weights
     today = now.date()
     member_points = np.zeros(n, dtype=np.int32)
-    forbidden_sets: list[set[int]] = [set() for _ in range(n)]
+    # Blocks: one dict look-up per block, then numpy (no Python set per member: 100 blocks per
+    # member at N = 10,000 are a million pairs).
+    owners = np.repeat(np.arange(n, dtype=np.int64), [len(s.blocks) for s in seekers])
+    blocked = np.fromiter((index.get(b, -1) for s in seekers for b in s.blocks),
+                          dtype=np.int64, count=len(owners))
+    past_i: list[int] = []
+    past_j: list[int] = []
     for i, s in enumerate(seekers):
         waited = 0.0
         if s.waiting_since is not None and weights.waiting_cap_days > 0:
@@ -309,18 +327,18 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
         member_points[i] = round(SCALE * weights.waiting * waited) + (
             round(SCALE * weights.carried_over) if s.carried_over else 0
         )
-        for other in s.blocks:
-            j = index.get(other)
-            if j is not None and j != i:
-                forbidden_sets[i].add(j)
-                forbidden_sets[j].add(i)
         for past in s.past_partners:
             j = index.get(past.partner_id)
             if j is None or j == i:
                 continue
             if past.ended is None or (today - past.ended).days < settings.repeat_window_days:
-                forbidden_sets[i].add(j)
-                forbidden_sets[j].add(i)
+                past_i.append(i)
+                past_j.append(j)
+    first = np.concatenate([owners, np.array(past_i, dtype=np.int64)])
+    second = np.concatenate([blocked, np.array(past_j, dtype=np.int64)])
+    real = (second >= 0) & (second != first)
+    first, second = first[real], second[real]
+    forbidden_keys = sorted_unique(np.concatenate([first * n + second, second * n + first]))
 
     overlap_lut, goal_lut, lang_lut = points_luts(weights)
     top = (int(overlap_lut.max()) + int(goal_lut.max()) + int(lang_lut.max())
@@ -350,10 +368,7 @@ def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequen
         rhythm=np.array([RHYTHMS.index(s.rhythm) for s in seekers], dtype=np.int8),
         medium=np.array([_MEDIUM_CODE[s.medium] for s in seekers], dtype=np.int8),
         member_points=member_points,
-        forbidden={i: np.array(sorted(f), dtype=np.int64) for i, f in enumerate(forbidden_sets)
-                   if f},
-        forbidden_keys=np.array(sorted(i * n + j for i, f in enumerate(forbidden_sets)
-                                       for j in f), dtype=np.int64),
+        forbidden_keys=forbidden_keys,
         min_slots=math.ceil(settings.min_overlap_minutes / SLOT_MINUTES),
         overlap_lut=overlap_lut,
         goal_lut=goal_lut,

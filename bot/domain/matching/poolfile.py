@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.availability import SLOT_MINUTES, Window
@@ -56,6 +56,21 @@ class Pool:
     now: datetime | None
 
 
+def _text(value: Any) -> TypeGuard[str]:
+    """A non-empty string that is valid Unicode: JSON may escape lone surrogates (\\ud800),
+    which no output (UTF-8 file, terminal) can hold."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+NOT_TEXT = "must be a non-empty string of valid Unicode (no lone surrogate escapes)"
+
+
 class _Ctx:
     """Where we are in the file, for error messages."""
 
@@ -69,6 +84,8 @@ class _Ctx:
         value = obj.get(key, default)
         if not isinstance(value, str) or not value:
             raise self.fail(key, "must be a non-empty string")
+        if not _text(value):
+            raise self.fail(key, NOT_TEXT)
         return value
 
     def strings(self, obj: Mapping[str, Any], key: str, field: str | None = None
@@ -77,6 +94,8 @@ class _Ctx:
         name = field or key
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(name, "must be a list of non-empty strings")
+        if not all(_text(v) for v in value):
+            raise self.fail(name, NOT_TEXT)
         return frozenset(value)
 
     def optional_strings(self, obj: Mapping[str, Any], key: str, field: str,
@@ -178,6 +197,8 @@ def _member(raw: Any, position: int) -> Seeker:
     member_id = raw.get("id")
     if not isinstance(member_id, str) or not member_id.strip():
         raise PoolFormatError(f"members[{position}]", "id", "must be a non-empty string")
+    if not _text(member_id):
+        raise PoolFormatError(f"members[{position}]", "id", NOT_TEXT)
     ctx = _Ctx(member_id)
     zone = ctx.string(raw, "zone")
     try:
@@ -197,7 +218,7 @@ def _member(raw: Any, position: int) -> Seeker:
     if not isinstance(prefs, Mapping):
         raise ctx.fail("preferences", "must be an object")
     gender = private.get("gender")
-    if gender is not None and (not isinstance(gender, str) or not gender):
+    if gender is not None and not _text(gender):
         raise ctx.fail("private.gender", "must be a non-empty string or null")
     age = private.get("age_bracket")
     if age is not None and age not in AGE_BRACKETS:
@@ -211,8 +232,8 @@ def _member(raw: Any, position: int) -> Seeker:
         if not isinstance(item, Mapping):
             raise ctx.fail(field, "must be an object {id, ended}")
         partner = item.get("id")
-        if not isinstance(partner, str) or not partner:
-            raise ctx.fail(f"{field}.id", "must be a non-empty string")
+        if not _text(partner):
+            raise ctx.fail(f"{field}.id", NOT_TEXT)
         ended = None if item.get("ended") is None else ctx.day(item["ended"], f"{field}.ended")
         past.append(PastPartner(partner, ended))
     waiting = raw.get("waiting_since")
@@ -249,6 +270,7 @@ _INT_SETTINGS = {
     "repeat_window_days": (0, None),
     "k": (1, None),
     "exact_max_members": (0, None),
+    "exact_candidates_max_members": (0, None),
 }
 
 

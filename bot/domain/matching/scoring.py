@@ -95,6 +95,7 @@ class _Kernel:
         self.acc2 = np.empty((rows, n), dtype=np.int16)
         self.tmp = np.empty((rows, n), dtype=np.int32)
         self.pts = np.empty((rows, n), dtype=np.int32)
+        self.rank = np.empty((rows, n), dtype=np.int32)
         # Points only rank allowed pairs; whether a pair is allowed is a separate boolean.
         self.lut = p.overlap_lut.astype(np.int32)
         self.cls_points = np.maximum(p.cls_points, 0).astype(np.int32)
@@ -249,6 +250,7 @@ def candidates(p: PoolArrays, k: int | None, threads: int = 2, seed: int = 0) ->
     small = int(p.overlap_lut.max() + p.cls_points.max(initial=0) + p.goal_lut.max()
                 + p.same_medium_pts + 2 * p.member_points.max(initial=0)) < (1 << 16)
     low = ((cols * 40503) & 0x7FFF).astype(np.int32)
+    member_cols = p.member_points[None, :]
 
     def work(block: tuple[int, int]) -> tuple[npt.NDArray[np.int64], I64]:
         kernel = getattr(local, "kernel", None)
@@ -264,11 +266,17 @@ def candidates(p: PoolArrays, k: int | None, threads: int = 2, seed: int = 0) ->
         # Selecting on distinct keys is much faster than on many equal NOT_ALLOWED entries: the
         # column's low bits make ties rare, and int32 keys halve the memory traffic.
         flip = ((np.arange(a, b, dtype=np.int32) * 9973) & 0x7FFF)[:, None]
+        # Ranked without the partner's own points (waiting, carried over): in a matching that
+        # pairs everyone they add up the same whoever is paired with whom, so they only decide
+        # who is left over (the solver still sees them). Ranked with them, everyone's k best are
+        # the same few longest-waiting members and the graph loses its good pairs.
+        rank = np.subtract(pts, member_cols, out=kernel.rank[: b - a])
+        np.copyto(rank, NOT_ALLOWED, where=~allowed)
         if small:
             key: npt.NDArray[Any] = np.bitwise_xor(low[None, :], flip)
-            np.bitwise_or(key, np.left_shift(pts, 15), out=key)
+            np.bitwise_or(key, np.left_shift(rank, 15), out=key)
         else:
-            key = (pts.astype(np.int64) << 32) | (low[None, :] ^ flip)
+            key = (rank.astype(np.int64) << 32) | (low[None, :] ^ flip)
         top = np.argpartition(key, n - k, axis=1)[:, n - k:]
         top_pts = np.take_along_axis(pts, top, axis=1)
         r, x = np.nonzero(top_pts >= 0)

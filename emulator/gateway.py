@@ -94,6 +94,7 @@ class Identified:
     shard_count: int
     session_id: str
 
+
 #: Gateway API versions Discord still serves.
 API_VERSIONS = frozenset({"9", "10"})
 
@@ -585,8 +586,7 @@ class Gateway:
         self.identified.append(
             Identified(asyncio.get_running_loop().time(), shard_id, shard_count, session.id)
         )
-        user = self.world.bot_user.to_payload()
-        user.update({"verified": True, "mfa_enabled": False, "flags": 0, "email": None})
+        user = self.world.bot_user.private_payload()
         ready: JSON = {
             "v": 10,
             "user": user,

@@ -8,24 +8,25 @@ exchange on purpose says so with ``@pytest.mark.spec_unchecked("why")``. The ses
 summary: exchanges checked, mismatches, exceptions used.
 
 Enable with ``pytest_plugins = ["emulator.spec.pytest_plugin"]`` in the top conftest.
-``PAIRBOT_SPEC_CHECK``: ``0`` (off: the default until the emulator is spec-valid, since a check
-that fails nothing would only slow the suite), ``report`` (check and summarise, fail nothing),
-``strict`` (fail tests on a mismatch; becomes the default once the emulator's objects are fixed).
+``PAIRBOT_SPEC_CHECK``: ``strict`` (the default: fail a test on a mismatch), ``report`` (check
+and summarise, fail nothing), ``0`` (off). ``PAIRBOT_SPEC_DUMP=FILE`` writes every distinct
+mismatch of the run, with its count, to FILE (to review a spec update in report mode).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from . import OBSERVERS
-from .checker import Mismatch, SpecChecker
+from . import OBSERVERS, Exchange
+from .checker import PATCHES, Mismatch, SpecChecker
 
-MODE = os.environ.get("PAIRBOT_SPEC_CHECK", "0")
+MODE = os.environ.get("PAIRBOT_SPEC_CHECK", "strict")
 
 #: How many distinct mismatches a failing test lists.
 SHOWN = 15
@@ -39,6 +40,7 @@ class Recorder:
         self.current: list[Mismatch] = []
         self.failed_tests = 0
         self.skipped: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()
 
     @property
     def checker(self) -> SpecChecker:
@@ -46,32 +48,14 @@ class Recorder:
             self._checker = SpecChecker()
         return self._checker
 
-    def rest(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str],
-        request_body: Any,
-        multipart: bool,
-        status: int,
-        response_body: Any,
-    ) -> None:
-        if status >= 500:  # only injected faults answer 5xx; the spec documents none
+    def rest(self, exchange: Exchange) -> None:
+        if exchange.status >= 500:  # only injected faults answer 5xx; the spec documents none
             self.skipped["5xx (injected faults)"] += 1
             return
         try:
-            self.current += self.checker.check_exchange(
-                method,
-                path,
-                query=query,
-                request_body=request_body,
-                multipart=multipart,
-                status=status,
-                response_body=response_body,
-            )
+            self.current += self.checker.check_exchange(exchange)
         except Exception as exc:  # a checker bug must fail the test, not the emulator
-            self.current.append(Mismatch(f"{method} {path}", "$", f"checker error: {exc!r}"))
+            self.current.append(Mismatch(exchange.name, "$", f"checker error: {exc!r}"))
 
     def dispatch(self, event: str, data: Any) -> None:
         try:
@@ -110,6 +94,7 @@ def _spec_check(request: pytest.FixtureRequest) -> Iterator[None]:
     _RECORDER.current = []
     yield
     found, _RECORDER.current = _RECORDER.current, []
+    _RECORDER.seen.update(str(m) for m in found)
     if not found or request.node.get_closest_marker("spec_unchecked") is not None:
         return
     if MODE != "strict":
@@ -131,12 +116,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write(
         f"exchanges checked: {checker.checked['rest']} REST, {checker.checked['gateway']} "
         f"gateway dispatches; mismatches: {checker.mismatches['total']} "
-        f"(tests failed by them: {_RECORDER.failed_tests})"
+        f"(tests failed by them: {_RECORDER.failed_tests}); "
+        f"{len(checker.exceptions)} documented exceptions and {len(PATCHES)} spec patches; "
+        f"checking took {checker.seconds:.1f}s of the run's {time.process_time():.1f}s CPU "
+        f"({100 * checker.seconds / max(time.process_time(), 1e-9):.1f}%)"
     )
     unchecked = sorted(k.removeprefix("gateway unchecked ") for k in checker.checked if " " in k)
     if unchecked:
         write(f"dispatches with no REST object to check: {', '.join(unchecked)}")
     for what, n in _RECORDER.skipped.items():
         write(f"not checked: {n} {what}")
+    dump = os.environ.get("PAIRBOT_SPEC_DUMP")
+    if dump:
+        with open(dump, "w", encoding="utf-8") as f:
+            for text, n in _RECORDER.seen.most_common():
+                f.write(f"{n}\t{text}\n")
     for exception, n in checker.exceptions_used.most_common():
         write(f"exception used {n}x: {exception.where} {exception.path}: {exception.reason}")

@@ -176,10 +176,11 @@ class Session:
         return shard_for(guild_id, self.shard_count) == self.shard_id
 
     def push(self, event: str, data: JSON) -> None:
-        if spec.OBSERVERS:
-            spec.observe_dispatch(event, data)
         self.seq += 1
-        self.frames.append(json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data}))
+        frame = json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data})
+        self.frames.append(frame)
+        if spec.OBSERVERS:
+            spec.observe_dispatch(event, frame)
         if len(self.frames) > 2 * REPLAY_BUFFER:
             drop = len(self.frames) - REPLAY_BUFFER
             del self.frames[:drop]

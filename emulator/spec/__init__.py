@@ -38,7 +38,8 @@ class Exchange:
 class Observer(Protocol):
     def rest(self, exchange: Exchange) -> None: ...
 
-    def dispatch(self, event: str, data: Any) -> None: ...
+    def dispatch(self, event: str, frame: str) -> None:
+        """``frame``: the dispatch as sent, JSON text (its payload is ``["d"]``)."""
 
 
 #: Installed observers (process-wide: every emulator in the process reports to them).
@@ -57,6 +58,6 @@ def observe_rest(record: RequestRecord, multipart: bool, body: Any, content_type
         observer.rest(exchange)
 
 
-def observe_dispatch(event: str, data: Any) -> None:
+def observe_dispatch(event: str, frame: str) -> None:
     for observer in OBSERVERS:
-        observer.dispatch(event, data)
+        observer.dispatch(event, frame)

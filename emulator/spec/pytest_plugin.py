@@ -1,8 +1,10 @@
 """A pytest plugin: every emulator exchange in every test is checked against Discord's spec.
 
 Each REST exchange (the bot's request, the emulator's status and body) and each gateway dispatch
-goes through :class:`~emulator.spec.checker.SpecChecker`; a test during which any mismatch
-appeared fails at teardown with the list. Mismatches the spec itself gets wrong are in
+is queued as it happens (so the emulator's timing does not change) and checked by
+:class:`~emulator.spec.checker.SpecChecker` at the test's teardown; a test during which any
+mismatch appeared fails there with the list. The validators are compiled (or loaded from their
+cache) when the session starts. Mismatches the spec itself gets wrong are in
 :data:`~emulator.spec.checker.EXCEPTIONS`, each with its reason. A test that provokes an off-spec
 exchange on purpose says so with ``@pytest.mark.spec_unchecked("why")``. The session ends with a
 summary: exchanges checked, mismatches, exceptions used.
@@ -15,6 +17,7 @@ mismatch of the run, with its count, to FILE (to review a spec update in report 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -33,11 +36,12 @@ SHOWN = 15
 
 
 class Recorder:
-    """The installed observer: checks at once, keeps the current test's mismatches."""
+    """The installed observer. It only queues what it sees (the emulator's timing is the same
+    with the check on as off); each test's exchanges are checked at its teardown."""
 
     def __init__(self) -> None:
         self._checker: SpecChecker | None = None
-        self.current: list[Mismatch] = []
+        self.pending: list[Exchange | tuple[str, str]] = []
         self.failed_tests = 0
         self.skipped: Counter[str] = Counter()
         self.seen: Counter[str] = Counter()
@@ -49,22 +53,55 @@ class Recorder:
         return self._checker
 
     def rest(self, exchange: Exchange) -> None:
+        self.pending.append(exchange)
+
+    def dispatch(self, event: str, frame: str) -> None:
+        self.pending.append((event, frame))
+
+    def check_pending(self) -> list[Mismatch]:
+        """Check everything queued since the last call; the mismatches found."""
+        pending, self.pending = self.pending, []
+        found: list[Mismatch] = []
+        for item in pending:
+            if isinstance(item, Exchange):
+                found += self._rest(item)
+            else:
+                found += self._dispatch(*item)
+        return found
+
+    def _rest(self, exchange: Exchange) -> list[Mismatch]:
         if exchange.status >= 500:  # only injected faults answer 5xx; the spec documents none
             self.skipped["5xx (injected faults)"] += 1
-            return
+            return []
         try:
-            self.current += self.checker.check_exchange(exchange)
+            return self.checker.check_exchange(exchange)
         except Exception as exc:  # a checker bug must fail the test, not the emulator
-            self.current.append(Mismatch(exchange.name, "$", f"checker error: {exc!r}"))
+            return [Mismatch(exchange.name, "$", f"checker error: {exc!r}")]
 
-    def dispatch(self, event: str, data: Any) -> None:
+    def _dispatch(self, event: str, frame: str) -> list[Mismatch]:
         try:
-            self.current += self.checker.check_dispatch(event, data)
+            return self.checker.check_dispatch(event, json.loads(frame)["d"])
         except Exception as exc:
-            self.current.append(Mismatch(f"gateway {event}", "$", f"checker error: {exc!r}"))
+            return [Mismatch(f"gateway {event}", "$", f"checker error: {exc!r}")]
 
 
 _RECORDER = Recorder()
+
+
+def emulator_routes() -> list[tuple[str, str]]:
+    """(method, template) of every REST route the emulator answers."""
+    from ..rest import Rest
+
+    routes: list[tuple[str, str]] = []
+
+    class _Table(Rest):
+        def __init__(self) -> None:  # only the route table: no world, no gateway
+            self.routes = []
+            self._register()
+
+    for route in _Table().routes:
+        routes.append((route.method, route.template))
+    return routes
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,6 +110,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if MODE != "0" and _RECORDER not in OBSERVERS:
         OBSERVERS.append(_RECORDER)
+        # Build and compile now, not inside the first requests of some timing-sensitive test.
+        _RECORDER.checker.warm(emulator_routes())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -91,9 +130,10 @@ def _describe(found: list[Mismatch]) -> str:
 @pytest.fixture(autouse=True)
 def _spec_check(request: pytest.FixtureRequest) -> Iterator[None]:
     """Collect this test's mismatches; fail it at teardown if there are any."""
-    _RECORDER.current = []
+    # Exchanges from before this test (wider fixtures) are checked and counted, not blamed on it.
+    _RECORDER.seen.update(str(m) for m in _RECORDER.check_pending())
     yield
-    found, _RECORDER.current = _RECORDER.current, []
+    found = _RECORDER.check_pending()
     _RECORDER.seen.update(str(m) for m in found)
     if not found or request.node.get_closest_marker("spec_unchecked") is not None:
         return
@@ -110,6 +150,7 @@ def _spec_check(request: pytest.FixtureRequest) -> Iterator[None]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _RECORDER not in OBSERVERS or _RECORDER._checker is None:
         return
+    _RECORDER.seen.update(str(m) for m in _RECORDER.check_pending())
     checker = _RECORDER.checker
     write = terminalreporter.write_line
     terminalreporter.section("Discord API spec check")

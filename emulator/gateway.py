@@ -94,6 +94,7 @@ class Identified:
     shard_count: int
     session_id: str
 
+
 #: Gateway API versions Discord still serves.
 API_VERSIONS = frozenset({"9", "10"})
 
@@ -175,10 +176,11 @@ class Session:
         return shard_for(guild_id, self.shard_count) == self.shard_id
 
     def push(self, event: str, data: JSON) -> None:
-        if spec.OBSERVERS:
-            spec.observe_dispatch(event, data)
         self.seq += 1
-        self.frames.append(json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data}))
+        frame = json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data})
+        self.frames.append(frame)
+        if spec.OBSERVERS:
+            spec.observe_dispatch(event, frame)
         if len(self.frames) > 2 * REPLAY_BUFFER:
             drop = len(self.frames) - REPLAY_BUFFER
             del self.frames[:drop]
@@ -585,8 +587,7 @@ class Gateway:
         self.identified.append(
             Identified(asyncio.get_running_loop().time(), shard_id, shard_count, session.id)
         )
-        user = self.world.bot_user.to_payload()
-        user.update({"verified": True, "mfa_enabled": False, "flags": 0, "email": None})
+        user = self.world.bot_user.private_payload()
         ready: JSON = {
             "v": 10,
             "user": user,

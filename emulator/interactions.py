@@ -93,6 +93,8 @@ class InteractionRecord:
     deadline: float
     token_expires: float
     source_message: Message | None = None
+    #: For a modal submit: the interaction that opened the modal.
+    triggering: InteractionRecord | None = None
     focused_type: int | None = None
     response_type: int | None = None
     original: Message | None = None
@@ -118,8 +120,10 @@ class InteractionRecord:
             meta["name"] = self.name
         if self.original is not None:
             meta["original_response_message_id"] = str(self.original.id)
-        if self.source_message is not None:
+        if self.source_message is not None and self.type == COMPONENT:
             meta["interacted_message_id"] = str(self.source_message.id)
+        if self.triggering is not None:
+            meta["triggering_interaction_metadata"] = self.triggering.metadata()
         return meta
 
 
@@ -878,6 +882,7 @@ class Actions:
         ctx = _Context(opener.user, opener.member, opener.guild, opener.channel)
         record = self._new_record(MODAL_SUBMIT, ctx, modal.title or modal.custom_id)
         record.source_message = opener.source_message
+        record.triggering = opener
         data = {"custom_id": modal.custom_id, "components": components}
         return await self._run(record, data, follow=follow)
 
@@ -985,7 +990,6 @@ class Actions:
                 ephemeral_for=record.user.id if ephemeral else None,
                 extra_flags=FLAG_LOADING | ephemeral,
             )
-            resource["message"] = record.original.to_payload()
         elif kind == UPDATE_MESSAGE:
             assert record.source_message is not None
             world.check_message_body(data, uploads, creating=False, existing=record.source_message)

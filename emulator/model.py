@@ -55,10 +55,22 @@ class User:
             "global_name": self.global_name,
             "discriminator": "0",
             "avatar": None,
+            "banner": None,
+            "accent_color": None,
             "public_flags": 0,
+            "flags": 0,
+            "avatar_decoration_data": None,
+            "collectibles": None,
+            "primary_guild": None,
         }
         if self.bot:
             payload["bot"] = True
+        return payload
+
+    def private_payload(self) -> JSON:
+        """The account as its owner sees it (``GET /users/@me``, READY): with email etc."""
+        payload = self.to_payload()
+        payload.update({"verified": True, "mfa_enabled": False, "email": None, "locale": "en-US"})
         return payload
 
     def __repr__(self) -> str:
@@ -96,6 +108,7 @@ class Role:
             "id": str(self.id),
             "name": self.name,
             "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
             "icon": None,
             "unicode_emoji": None,
@@ -458,7 +471,7 @@ class Channel:
             return {
                 "id": str(self.id),
                 "type": DM,
-                "last_message_id": _opt_str(self.last_message_id),
+                "last_message_id": opt_str(self.last_message_id),
                 "recipients": [u.to_payload() for u in self.recipients],
                 "flags": 0,
             }
@@ -468,8 +481,8 @@ class Channel:
             "type": self.type,
             "guild_id": str(self.guild.id),
             "name": self.name,
-            "parent_id": _opt_str(self.parent_id),
-            "last_message_id": _opt_str(self.last_message_id),
+            "parent_id": opt_str(self.parent_id),
+            "last_message_id": opt_str(self.last_message_id),
             "rate_limit_per_user": self.rate_limit_per_user,
             "flags": self.flags,
             "nsfw": self.nsfw,
@@ -477,7 +490,7 @@ class Channel:
         if self.is_thread:
             payload.update(
                 {
-                    "owner_id": _opt_str(self.owner_id),
+                    "owner_id": opt_str(self.owner_id),
                     "message_count": len(
                         [m for m in self._messages if not m.deleted and m.id != self.id]
                     ),
@@ -524,7 +537,7 @@ class Channel:
         return f"<Channel {self.name!r} type={self.type} id={self.id}>"
 
 
-def _opt_str(value: int | None) -> str | None:
+def opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
@@ -659,7 +672,18 @@ class Guild:
             "preferred_locale": self.locale,
             "public_updates_channel_id": None,
             "nsfw_level": 0,
+            "nsfw": False,
             "premium_progress_bar_enabled": False,
+            "home_header": None,
+            "region": "deprecated",
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "safety_alerts_channel_id": None,
+            "max_presences": None,
+            "max_members": 500000,
+            "max_video_channel_users": 25,
+            "max_stage_video_channel_users": 50,
+            "incidents_data": None,
         }
         if for_gateway:
             members = self.members.values() if with_members else [self.members[bot_id]]

@@ -30,6 +30,7 @@ from .model import (
     ForumTag,
     Guild,
     Message,
+    opt_str,
 )
 from .permissions import Overwrite, Permission
 from .snowflake import iso_now
@@ -93,6 +94,14 @@ Handler = Callable[[Ctx], Awaitable[Any]]
 NO_CONTENT = object()
 
 
+@dataclass(frozen=True)
+class Created:
+    """A handler's answer that Discord sends as ``201 Created`` (new threads, channels,
+    commands), not 200."""
+
+    body: Any
+
+
 @dataclass
 class Route:
     method: str
@@ -150,6 +159,12 @@ class Rest:
         a("GET", "/applications/@me", self.get_application)
         a("GET", "/gateway", self.get_gateway, auth=False)
         a("GET", "/gateway/bot", self.get_gateway_bot)
+        # Before ``{command_id}``: the literal segment wins, as in Discord's router.
+        a(
+            "GET",
+            "/applications/{app_id}/guilds/{guild_id}/commands/permissions",
+            self.command_permissions,
+        )
         for prefix in ("/applications/{app_id}", "/applications/{app_id}/guilds/{guild_id}"):
             a("GET", f"{prefix}/commands", self.list_commands)
             a("PUT", f"{prefix}/commands", self.put_commands)
@@ -157,11 +172,6 @@ class Rest:
             a("GET", f"{prefix}/commands/{{command_id}}", self.get_command)
             a("PATCH", f"{prefix}/commands/{{command_id}}", self.edit_command)
             a("DELETE", f"{prefix}/commands/{{command_id}}", self.delete_command)
-        a(
-            "GET",
-            "/applications/{app_id}/guilds/{guild_id}/commands/permissions",
-            self.command_permissions,
-        )
         a(
             "POST",
             "/interactions/{interaction_id}/{token}/callback",
@@ -329,6 +339,8 @@ class Rest:
             return json_response(exc.body(), status=exc.status, headers=headers)
         if result is NO_CONTENT:
             return web.Response(status=204, headers=headers)
+        if isinstance(result, Created):
+            return json_response(result.body, status=201, headers=headers)
         return json_response(result, headers=headers)
 
     async def _read_body(self, request: web.Request) -> tuple[Any, list[Upload]]:
@@ -402,11 +414,7 @@ class Rest:
 
     # --- users & app ------------------------------------------------------------------------
     async def get_me(self, ctx: Ctx) -> Any:
-        user = self.world.bot_user.to_payload()
-        user.update(
-            {"verified": True, "mfa_enabled": False, "flags": 0, "email": None, "locale": "en-US"}
-        )
-        return user
+        return self.world.bot_user.private_payload()
 
     async def get_user(self, ctx: Ctx) -> Any:
         uid = ctx.param_int("user_id", unknown=(10013, "Unknown User"))
@@ -431,11 +439,16 @@ class Rest:
             "team": None,
             "verify_key": "0" * 64,
             "flags": 0,
+            "flags_new": "0",
             "tags": [],
             "redirect_uris": [],
             "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
             "approximate_guild_count": len(self.world.guilds),
             "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
         }
 
     async def get_gateway(self, ctx: Ctx) -> Any:
@@ -474,11 +487,12 @@ class Rest:
             "description": cmd.get("description", ""),
             "description_localizations": cmd.get("description_localizations"),
             "options": cmd.get("options") or [],
-            "default_member_permissions": cmd.get("default_member_permissions"),
+            # Discord answers permissions as a string whatever the request sent.
+            "default_member_permissions": opt_str(cmd.get("default_member_permissions")),
             "dm_permission": cmd.get("dm_permission", True),
             "nsfw": cmd.get("nsfw", False),
             "contexts": cmd.get("contexts"),
-            "integration_types": cmd.get("integration_types", [0]),
+            "integration_types": cmd.get("integration_types") or [0],
         }
         if scope is not None:
             stored["guild_id"] = str(scope)
@@ -507,8 +521,9 @@ class Rest:
         errors.raise_if_any()
         commands = self.world.commands.setdefault(scope, {})
         key = (ctx.json["name"], int(ctx.json.get("type", 1)))
-        commands[key] = self._stored_command(ctx.json, scope, commands.get(key))
-        return commands[key]
+        existing = commands.get(key)
+        commands[key] = self._stored_command(ctx.json, scope, existing)
+        return commands[key] if existing else Created(commands[key])
 
     def _find_command(self, ctx: Ctx) -> tuple[int | None, tuple[str, int], JSON]:
         scope = self._scope(ctx)
@@ -959,7 +974,7 @@ class Rest:
         )
         if body.get("rate_limit_per_user"):
             thread.rate_limit_per_user = int(body["rate_limit_per_user"])
-        return thread.to_payload()
+        return Created(thread.to_payload())
 
     def _create_forum_post(self, forum: Channel, body: JSON, uploads: list[Upload]) -> Any:
         world = self.world
@@ -1008,7 +1023,7 @@ class Rest:
         )
         payload = thread.to_payload()
         payload["message"] = starter.to_payload()
-        return payload
+        return Created(payload)
 
     async def thread_from_message(self, ctx: Ctx) -> Any:
         parent = self._channel(ctx)
@@ -1030,7 +1045,7 @@ class Rest:
             auto_archive_duration=duration,
             thread_id=message.id,
         )
-        return thread.to_payload()
+        return Created(thread.to_payload())
 
     async def archived_threads(self, ctx: Ctx) -> Any:
         parent = self._channel(ctx)
@@ -1152,7 +1167,7 @@ class Rest:
                 )
                 for o in body["permission_overwrites"]
             ]
-        return channel.to_payload()
+        return Created(channel.to_payload())
 
     async def active_threads(self, ctx: Ctx) -> Any:
         guild = self._guild(ctx)

@@ -34,6 +34,7 @@ from .permissions import (
     base_permissions,
 )
 from .snowflake import SnowflakeFactory, bot_token, iso_now
+from .stored import stored_components, stored_embeds
 from .validation import (
     FLAG_COMPONENTS_V2,
     FLAG_SUPPRESS_EMBEDS,
@@ -648,8 +649,8 @@ class World:
             channel=channel,
             author=author,
             content=content,
-            embeds=list(body.get("embeds") or []),
-            components=list(body.get("components") or []),
+            embeds=stored_embeds(body.get("embeds") or []),
+            components=stored_components(body.get("components") or [], self.snowflake),
             attachments=self._attachments(channel, body, uploads) or [],
             flags=(int(body.get("flags") or 0) & SENDABLE_FLAGS) | extra_flags,
             type=type,
@@ -704,9 +705,9 @@ class World:
             users, _, _ = mentioned_ids(message.content)
             message.mentioned_users = [self.users[u] for u in users if u in self.users]
         if "embeds" in body:
-            message.embeds = list(body["embeds"] or [])
+            message.embeds = stored_embeds(body["embeds"] or [])
         if "components" in body:
-            message.components = list(body["components"] or [])
+            message.components = stored_components(body["components"] or [], self.snowflake)
         if "flags" in body and body["flags"] is not None:
             keep = message.flags & ~SENDABLE_FLAGS
             message.flags = keep | (int(body["flags"]) & SENDABLE_FLAGS)

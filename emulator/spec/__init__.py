@@ -10,26 +10,36 @@ plugin ``emulator.spec.pytest_plugin``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..rest import RequestRecord
 
 
-class Observer(Protocol):
-    def rest(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str],
-        request_body: Any,
-        multipart: bool,
-        status: int,
-        response_body: Any,
-    ) -> None: ...
+@dataclass(frozen=True)
+class Exchange:
+    """One answered REST request, as a checker sees it (``path`` has no ``/api/v10``)."""
 
-    def dispatch(self, event: str, data: Any) -> None: ...
+    method: str
+    path: str
+    query: dict[str, str]
+    request_body: Any
+    multipart: bool
+    status: int
+    #: The decoded JSON answer (``None`` when there is no body; bytes when it is not JSON).
+    response_body: Any
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class Observer(Protocol):
+    def rest(self, exchange: Exchange) -> None: ...
+
+    def dispatch(self, event: str, frame: str) -> None:
+        """``frame``: the dispatch as sent, JSON text (its payload is ``["d"]``)."""
 
 
 #: Installed observers (process-wide: every emulator in the process reports to them).
@@ -37,23 +47,17 @@ OBSERVERS: list[Observer] = []
 
 
 def observe_rest(record: RequestRecord, multipart: bool, body: Any, content_type: str) -> None:
-    """One answered request whose route the emulator knows (``record.path`` has no
-    ``/api/v10``); ``body`` is the response's bytes."""
+    """One answered request whose route the emulator knows; ``body`` is the response's bytes."""
     response: Any = None
     if isinstance(body, bytes) and body:
         response = json.loads(body) if content_type == "application/json" else body
+    exchange = Exchange(
+        record.method, record.path, record.query, record.json, multipart, record.status, response
+    )
     for observer in OBSERVERS:
-        observer.rest(
-            record.method,
-            record.path,
-            query=record.query,
-            request_body=record.json,
-            multipart=multipart,
-            status=record.status,
-            response_body=response,
-        )
+        observer.rest(exchange)
 
 
-def observe_dispatch(event: str, data: Any) -> None:
+def observe_dispatch(event: str, frame: str) -> None:
     for observer in OBSERVERS:
-        observer.dispatch(event, data)
+        observer.dispatch(event, frame)

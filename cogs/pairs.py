@@ -463,9 +463,7 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
         if card is None:
             return
         view = proposal_view(pid) if card.needs_answer else None
-        pacer = getattr(self.bot.dispatcher.messenger, "pacer", None)
-        pace = pacer.wait if pacer is not None else spaces.unpaced
-        space = await spaces.open_space(self.bot, card, view, pace=pace)
+        space = await spaces.open_space(self.bot, card, view, pace=spaces.send_pace(self.bot))
         await partnerships.record_space(
             session, partnership_id=pid, thread_id=space.thread_id, now=now
         )

@@ -7,8 +7,9 @@ Everything due runs on the outbox. Planning is event-driven: each member has at 
 ``checkin_plan`` row (their next check-in) and one ``goal_review`` row (their next review), laid
 down by :func:`plan_member` whenever something that moves them changes (a goal added, edited,
 done or dropped; a check-in time; a snooze; the pair's meeting) and chained by each row when it
-runs. No tick reads every member: :func:`sweep` only re-plans, a bounded batch at a time,
-members whose goals are overdue for review (a safety net that finds nothing when all is well).
+runs. No tick reads every member: :func:`sweep_chunk` only re-plans members whose goals are
+overdue for review (a safety net that finds nothing when all is well), one bounded chunk of
+member ids a tick, from a cursor stored in ``sweep_cursors``.
 
 * ``checkin_plan``: one :class:`CheckIn` per goal the moment asks about, and the ``checkin``
   DMs (Done / Partly / Missed / Add a note);

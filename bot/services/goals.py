@@ -841,8 +841,8 @@ async def sweep_chunk(
     found = await _overdue_members(session, now=now, after=after, upto=upto, limit=limit)
     if len(found) == limit:
         upto = found[-1]  # the window's rest is the next chunk's
-    last = await session.scalar(select(func.max(Member.id)))
-    pass_over = upto >= (last or 0)
+    beyond = await session.scalar(select(func.min(Member.id)).where(Member.id > upto))
+    pass_over = beyond is None  # nobody after this chunk: the pass is over
     cursor.after_id = 0 if pass_over else upto
     cursor.resume_at = now + SWEEP_REST if pass_over else None
     cursor.updated_at = now

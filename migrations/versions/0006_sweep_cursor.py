@@ -1,5 +1,5 @@
 """sweep cursor: the goals sweep runs in bounded chunks across ticks from a stored position, and
-an index serves its chunk query (issue 13)
+an index serves its chunk query; an index for the tick's stale posts (issue 13)
 
 Revision ID: 0006_sweep_cursor
 Revises: 0005_send_budget
@@ -32,9 +32,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_goals_reviewed_at_member_id", ["reviewed_at", "member_id"], unique=False
         )
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.create_index("ix_members_forum_post_stale", ["forum_post_stale"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_index("ix_members_forum_post_stale")
     with op.batch_alter_table("goals", schema=None) as batch_op:
         batch_op.drop_index("ix_goals_reviewed_at_member_id")
     op.drop_table("sweep_cursors")

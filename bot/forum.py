@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import discord
 from bot.db import unit_of_work
 from bot.domain.posts import forum_post, ts
 from bot.services import pool
+from bot.spaces import unpaced
 
 if TYPE_CHECKING:
     from bot.app import PairBot
@@ -28,7 +30,12 @@ MAX_FORUM_TAGS = 20
 MAX_POST_TAGS = 5
 
 
-async def _tags_for(forum: discord.ForumChannel, wanted: tuple[str, ...]) -> list[discord.ForumTag]:
+async def _tags_for(
+    forum: discord.ForumChannel,
+    wanted: tuple[str, ...],
+    *,
+    pace: Callable[[], Awaitable[None]] = unpaced,
+) -> list[discord.ForumTag]:
     """The forum's tags for ``wanted``, creating missing ones when the bot may."""
     by_name = {tag.name.lower(): tag for tag in forum.available_tags}
     missing = [name for name in wanted if name.lower() not in by_name]
@@ -37,6 +44,7 @@ async def _tags_for(forum: discord.ForumChannel, wanted: tuple[str, ...]) -> lis
         tags = [*forum.available_tags]
         tags += [discord.ForumTag(name=name[:20]) for name in missing[:room]]
         try:
+            await pace()
             forum = await forum.edit(available_tags=tags)
             by_name = {tag.name.lower(): tag for tag in forum.available_tags}
         except discord.HTTPException:
@@ -66,17 +74,33 @@ def _lock(guild_id: int, user_id: int) -> asyncio.Lock:
 
 
 async def sync_post(
-    bot: PairBot, *, guild_id: int, user_id: int, now: datetime, view: discord.ui.View
+    bot: PairBot,
+    *,
+    guild_id: int,
+    user_id: int,
+    now: datetime,
+    view: discord.ui.View,
+    pace: Callable[[], Awaitable[None]] = unpaced,
 ) -> Synced:
     """Bring the member's forum post in line with their profile and pool status. ``view``
     carries the post's "Request partnership" button. Nothing is edited when the post already
-    shows exactly this (a repeated or late run costs one read)."""
+    shows exactly this (a repeated or late run costs one read). ``pace`` is awaited before
+    each request to Discord (the outbox passes the dispatcher's send pacing: a round's
+    thousands of post syncs stay within the one budget)."""
     async with _lock(guild_id, user_id):
-        return await _sync_post(bot, guild_id=guild_id, user_id=user_id, now=now, view=view)
+        return await _sync_post(
+            bot, guild_id=guild_id, user_id=user_id, now=now, view=view, pace=pace
+        )
 
 
 async def _sync_post(
-    bot: PairBot, *, guild_id: int, user_id: int, now: datetime, view: discord.ui.View
+    bot: PairBot,
+    *,
+    guild_id: int,
+    user_id: int,
+    now: datetime,
+    view: discord.ui.View,
+    pace: Callable[[], Awaitable[None]],
 ) -> Synced:
     async with unit_of_work(bot.deps.sessions) as session:
         state = await pool.post_state(session, guild_id=guild_id, user_id=user_id)
@@ -88,9 +112,10 @@ async def _sync_post(
             "forum channel %s of guild %s is not available", state.forum_channel_id, guild_id
         )
         return Synced(None)
-    thread = await _existing_thread(bot, state.forum_post_id)
+    thread = await _existing_thread(bot, state.forum_post_id, pace=pace)
     if state.pool_status == "idle":
         if thread is not None and not (thread.archived and thread.locked):
+            await pace()
             await thread.edit(archived=True, locked=True)
         return Synced(None)
     post = forum_post(state.profile, display_name=state.display_name, now=now)
@@ -98,15 +123,17 @@ async def _sync_post(
     if state.pool_status == "paused":
         until = f" until {ts(state.paused_until, 'D')}" if state.paused_until else ""
         body = f"⏸️ *Taking a break{until}.*\n\n" + body
-    tags = await _tags_for(forum, post.tags)
+    tags = await _tags_for(forum, post.tags, pace=pace)
     starter: discord.Message | None = None
     if thread is not None:
         try:
+            await pace()
             starter = await thread.fetch_message(thread.id)
         except discord.NotFound:
             log.info("forum post %s lost its first message; opening a new post", thread.id)
             thread = None
     if thread is None or starter is None:
+        await pace()
         created = await forum.create_thread(
             name=post.title,
             content=body,
@@ -126,18 +153,23 @@ async def _sync_post(
         and bool(starter.components)
     )
     if not same:
+        await pace()
         await thread.edit(name=post.title, applied_tags=tags, archived=False, locked=False)
+        await pace()
         await starter.edit(content=body, view=view, allowed_mentions=discord.AllowedMentions.none())
     return Synced(thread.jump_url, post.refresh_at)
 
 
-async def _existing_thread(bot: PairBot, thread_id: int | None) -> discord.Thread | None:
+async def _existing_thread(
+    bot: PairBot, thread_id: int | None, *, pace: Callable[[], Awaitable[None]] = unpaced
+) -> discord.Thread | None:
     if thread_id is None:
         return None
     channel = bot.get_channel(thread_id)
     if isinstance(channel, discord.Thread):
         return channel
     try:
+        await pace()
         fetched = await bot.fetch_channel(thread_id)
     except (discord.NotFound, discord.Forbidden):
         return None

@@ -64,6 +64,13 @@ async def unpaced() -> None:
     return None
 
 
+def send_pace(bot: PairBot) -> Callable[[], Awaitable[None]]:
+    """The dispatcher's send pacing (:class:`bot.dispatch.Pacer` or ``SharedPacer``), for outbox
+    work that calls Discord itself (spaces, forum posts): one budget with the deliveries."""
+    pacer = getattr(bot.dispatcher.messenger, "pacer", None)
+    return pacer.wait if pacer is not None else unpaced
+
+
 async def open_space(
     bot: PairBot,
     card: ProposalCard,

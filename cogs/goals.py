@@ -14,7 +14,7 @@ import io
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 import discord
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Interaction = discord.Interaction[Any]
-SWEEP_EVERY = timedelta(minutes=10)
 LIST_EMBED_BUDGET = 2800
 
 
@@ -509,7 +508,6 @@ class Goals(commands.Cog):
 
     def __init__(self, bot: PairBot) -> None:
         self.bot = bot
-        self._last_schedule: datetime | None = None
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(CheckinButton, FeedbackButton, WhyButton, ReasonSelect)
@@ -519,17 +517,16 @@ class Goals(commands.Cog):
         self.bot.deps.ticker.add_handler("goals-schedule", self.upkeep)
 
     async def upkeep(self) -> None:
-        """Every ten minutes (of the bot's clock): the bounded safety sweep. Planning itself is
-        event-driven (``goals.plan_member``), so this finds nothing while all is well."""
+        """Every tick: one bounded chunk of the safety sweep (``goals.sweep_chunk``), in its
+        own short transaction; its position is stored, so a pass over every member spreads over
+        many ticks (the first tick after start-up included) and rests between passes. Planning
+        itself is event-driven (``goals.plan_member``), so this finds nothing while all is
+        well."""
         now = self.bot.deps.clock.now()
-        last = self._last_schedule
-        if last is not None and last <= now < last + SWEEP_EVERY:
-            return
         async with unit_of_work(self.bot.deps.sessions) as session:
-            found = await goals.sweep(session, now=now)
-        self._last_schedule = now
-        if found:
-            log.warning("goals: %d members re-planned by the safety sweep", found)
+            chunk = await goals.sweep_chunk(session, now=now)
+        if chunk.replanned:
+            log.warning("goals: %d members re-planned by the safety sweep", len(chunk.replanned))
 
     async def form_submitted(self, interaction: Interaction) -> None:
         """Form submissions, routed by ``custom_id`` (see the module docstring)."""

@@ -472,11 +472,13 @@ class Pairs(commands.GroupCog, group_name="pair", group_description="Your partne
         if card is None:
             return
         view = proposal_view(pid) if card.needs_answer else None
-        pacer = getattr(self.bot.dispatcher.messenger, "pacer", None)
-        pace = pacer.wait if pacer is not None else spaces.unpaced
         try:
             space = await spaces.open_space(
-                self.bot, card, view, pace=pace, still_member=self.bot.dispatcher.membership
+                self.bot,
+                card,
+                view,
+                pace=spaces.send_pace(self.bot),
+                still_member=self.bot.dispatcher.membership,
             )
         except MemberGone as gone:
             # Found out here, it ends the proposal like any departure (services.departures).

@@ -20,6 +20,7 @@ from bot.services.outbox import DueWork
 from bot.services.ports import Permanent, Transient
 from bot.services.posts import POST_SYNC
 from bot.services.profiles import find_member
+from bot.spaces import send_pace
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
                 user_id=work.user_id,
                 now=now,
                 view=post_view(work.user_id),
+                pace=send_pace(self.bot),
             )
         except discord.Forbidden as exc:
             raise Permanent(f"forum post refused (http {exc.status})") from exc

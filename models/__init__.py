@@ -11,6 +11,7 @@ from models.partnership import MatchRound, Partnership, PartnershipMember
 from models.pool import Block, PartnerRequest
 from models.rounds import RoundStanding
 from models.send_budget import SendBudget
+from models.sweep import SweepCursor
 
 __all__ = [
     "Base",
@@ -34,5 +35,6 @@ __all__ = [
     "RoundStanding",
     "SendBudget",
     "Snooze",
+    "SweepCursor",
     "UTCDateTime",
 ]

@@ -21,6 +21,8 @@ class Goal(Base):
         Index("ix_goals_guild_id_status", "guild_id", "status"),
         # The upkeep across communities: live goals, and goals missed lately.
         Index("ix_goals_status_updated_at", "status", "updated_at"),
+        # The goals sweep's chunk: unreviewed goals of a window of member ids (issue 13).
+        Index("ix_goals_reviewed_at_member_id", "reviewed_at", "member_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

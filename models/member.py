@@ -21,6 +21,8 @@ class Member(Base):
         Index("ix_members_guild_id_pool_status", "guild_id", "pool_status"),
         # Every tick: pauses that have ended, across communities.
         Index("ix_members_pool_status_paused_until", "pool_status", "paused_until"),
+        # Every tick: members whose post must be synced again (pool.stale_posts).
+        Index("ix_members_forum_post_stale", "forum_post_stale"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,15 +25,33 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import and_, delete, event, or_, select
+from sqlalchemy import and_, delete, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.domain import goals as g
-from bot.services import outbox, profiles
-from models import Goal, Member, OutboxItem, Partnership, PartnershipMember
+from bot.services import goals, matching, outbox, pool, posts, profiles
+from models import (
+    Block,
+    Goal,
+    GuildSettings,
+    Member,
+    OutboxItem,
+    Partnership,
+    PartnershipMember,
+    RoundStanding,
+)
 from tests.conftest import START
 
-LARGE = {"outbox", "goals", "members", "partnerships", "partnership_members", "checkins"}
+LARGE = {
+    "outbox",
+    "goals",
+    "members",
+    "partnerships",
+    "partnership_members",
+    "checkins",
+    "blocks",
+    "round_standings",
+}
 LIVE_PARTNERSHIP = ("proposed", "trial", "active")  # bot/services/partnerships.py LIVE
 
 Run = Callable[[AsyncSession], Awaitable[Any]]
@@ -170,6 +188,15 @@ UNIQUE_MEMBER = {"uq_members_guild_id_user_id", "sqlite_autoindex_members_1"}
 NOW = START
 
 
+@dataclass(frozen=True)
+class ChunkMember:
+    """A member as posts.queue_post_syncs takes it (no ORM object)."""
+
+    id: int
+    guild_id: int
+    user_id: int
+
+
 def hot_queries() -> dict[str, tuple[Run, set[str]]]:
     """name -> (what runs the query, the indexes meant to serve it: one must be used)."""
 
@@ -179,7 +206,71 @@ def hot_queries() -> dict[str, tuple[Run, set[str]]]:
             kinds=sorted(outbox.delivery_kinds()),
         )  # fmt: skip
 
+    chunk = [3, 5, 8, 13]  # a round chunk's member ids
+    snapshot = matching.PoolSnapshot(
+        guild_id=1,
+        settings=GuildSettings(guild_id=1),
+        seekers=[],
+        user_ids={},
+        spells={str(m): None for m in chunk},
+    )
+    moved = [ChunkMember(id=m, guild_id=1, user_id=100 + m) for m in chunk]
+
     return {
+        # bot/services/matching.py load_pool: the pool's blocks, either way round.
+        "blocks of the pool (matching.load_pool, equivalent)": (
+            lambda s: s.execute(
+                select(Block.blocker_id, Block.blocked_id).where(
+                    Block.blocker_id.in_(chunk) | Block.blocked_id.in_(chunk)
+                )
+            ),
+            {
+                "uq_blocks_blocker_id_blocked_id",
+                "sqlite_autoindex_blocks_1",
+                "ix_blocks_blocked_id",
+            },
+        ),
+        # bot/services/matching.py load_pool: the pool's past partnerships.
+        "ended partnerships of the pool (matching.load_pool, equivalent)": (
+            lambda s: s.execute(
+                select(Partnership.id)
+                .join(PartnershipMember)
+                .where(PartnershipMember.member_id.in_(chunk), Partnership.state == "ended")
+            ),
+            {"ix_partnership_members_member_id"},
+        ),
+        "a round chunk's re-check of its members (matching._free_members)": (
+            lambda s: matching._free_members(s, snapshot, chunk),
+            {"ix_partnership_members_member_id"},
+        ),
+        "blocks within a round chunk (matching._blocked_pairs)": (
+            lambda s: matching._blocked_pairs(s, chunk),
+            {"uq_blocks_blocker_id_blocked_id", "sqlite_autoindex_blocks_1"},
+        ),
+        "post syncs already waiting for a chunk (posts.queue_post_syncs)": (
+            lambda s: posts.queue_post_syncs(s, members=moved, now=NOW),
+            {"ix_outbox_target_state"},
+        ),
+        # bot/services/partnerships.py propose_round: the chunk's members leave the pool.
+        "a round chunk's members leave the pool (partnerships.propose_round, equivalent)": (
+            lambda s: s.execute(
+                update(Member).where(Member.id.in_(chunk)).values(pool_status="idle")
+            ),
+            {"primary key"},
+        ),
+        # bot/services/matching.py write_round: the matched members' standings go.
+        "standings of a chunk's matched members (matching.write_round, equivalent)": (
+            lambda s: s.execute(delete(RoundStanding).where(RoundStanding.member_id.in_(chunk))),
+            {"primary key"},
+        ),
+        "the goals sweep's chunk, every tick (goals.sweep_chunk)": (
+            lambda s: goals.sweep_chunk(s, now=NOW),
+            {"ix_goals_reviewed_at_member_id"},
+        ),
+        "members whose post is stale, every tick (pool.stale_posts)": (
+            lambda s: pool.stale_posts(s, now=NOW),
+            {"ix_members_forum_post_stale"},
+        ),
         "claim due outbox rows (outbox.claim)": (
             claim,
             {"ix_outbox_state_next_attempt_at"},

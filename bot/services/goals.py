@@ -7,8 +7,9 @@ Everything due runs on the outbox. Planning is event-driven: each member has at 
 ``checkin_plan`` row (their next check-in) and one ``goal_review`` row (their next review), laid
 down by :func:`plan_member` whenever something that moves them changes (a goal added, edited,
 done or dropped; a check-in time; a snooze; the pair's meeting) and chained by each row when it
-runs. No tick reads every member: :func:`sweep` only re-plans, a bounded batch at a time,
-members whose goals are overdue for review (a safety net that finds nothing when all is well).
+runs. No tick reads every member: :func:`sweep_chunk` only re-plans members whose goals are
+overdue for review (a safety net that finds nothing when all is well), one bounded chunk of
+member ids a tick, from a cursor stored in ``sweep_cursors``.
 
 * ``checkin_plan``: one :class:`CheckIn` per goal the moment asks about, and the ``checkin``
   DMs (Done / Partly / Missed / Add a note);
@@ -56,6 +57,7 @@ from models import (
     Partnership,
     PartnershipMember,
     Snooze,
+    SweepCursor,
 )
 
 log = logging.getLogger(__name__)
@@ -742,30 +744,121 @@ async def plan_pair(session: AsyncSession, *, partnership_id: int, now: datetime
 
 SWEEP_LATE = timedelta(hours=12)
 SWEEP_BATCH = 50
+"""At most this many members are re-planned in one transaction of the sweep."""
+SWEEP_WINDOW = 2000
+"""One chunk of the sweep looks at the goals of at most this many consecutive member ids: a pass
+over 100,000 members is 50 chunks, one a tick, each a short indexed range read."""
+SWEEP_REST = timedelta(minutes=10)
+"""Between two passes of the sweep."""
+SWEEP_CURSOR = "goals"
 
 
-async def sweep(session: AsyncSession, *, now: datetime, limit: int = SWEEP_BATCH) -> int:
-    """The safety net: members with a goal more than :data:`SWEEP_LATE` past its due moment and
-    still not reviewed (their planning rows were lost) are planned again, at most ``limit`` of
-    them. An indexed query that finds nobody when planning is healthy."""
-    member_ids = list(
-        (
-            await session.execute(
-                select(Goal.member_id)
-                .where(
-                    Goal.reviewed_at.is_(None),
-                    Goal.status != "dropped",
-                    Goal.due_at < now - SWEEP_LATE,
-                )
-                .distinct()
-                .limit(limit)
-            )
-        ).scalars()
+@dataclass(frozen=True)
+class SweepChunk:
+    """What one chunk of the sweep did: members re-planned, the member-id range it covered
+    (``after`` excluded, ``upto`` included), and whether that ended a pass."""
+
+    replanned: tuple[int, ...] = ()
+    after: int = 0
+    upto: int = 0
+    pass_over: bool = False
+    resting: bool = False
+
+
+async def _overdue_members(
+    session: AsyncSession, *, now: datetime, after: int, upto: int | None, limit: int | None
+) -> list[int]:
+    """Members in ``(after, upto]`` with a goal more than :data:`SWEEP_LATE` past its due
+    moment and not reviewed, by id (served by ``ix_goals_reviewed_at_member_id``)."""
+    query = (
+        select(Goal.member_id)
+        .where(
+            Goal.reviewed_at.is_(None),
+            Goal.member_id > after,
+            Goal.status != "dropped",
+            Goal.due_at < now - SWEEP_LATE,
+        )
+        .group_by(Goal.member_id)
+        .order_by(Goal.member_id)
     )
+    if upto is not None:
+        query = query.where(Goal.member_id <= upto)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def _replan(session: AsyncSession, member_ids: Sequence[int], now: datetime) -> None:
     for member_id in member_ids:
         log.warning("goals: re-planning member %s, whose review was overdue", member_id)
         await plan_member(session, member_id=member_id, now=now)
-    return len(member_ids)
+
+
+async def _locked_cursor(session: AsyncSession, name: str) -> SweepCursor:
+    """The named cursor, created at its start if new (two processes may race to: the insert
+    does nothing for the second), locked until the transaction ends."""
+    cursor = await session.get(SweepCursor, name, with_for_update=True)
+    if cursor is not None:
+        return cursor
+    if session.get_bind().dialect.name == "postgresql":
+        stmt: Any = postgresql.insert(SweepCursor)
+    else:
+        stmt = sqlite.insert(SweepCursor)
+    await session.execute(
+        stmt.values(name=name, after_id=0).on_conflict_do_nothing(index_elements=["name"])
+    )
+    cursor = await session.get(SweepCursor, name, with_for_update=True, populate_existing=True)
+    assert cursor is not None
+    return cursor
+
+
+async def sweep_chunk(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int = SWEEP_BATCH,
+    window: int = SWEEP_WINDOW,
+) -> SweepChunk:
+    """One bounded chunk of the safety net, in the caller's transaction: from where the stored
+    cursor stands, the members of the next ``window`` member ids with a goal more than
+    :data:`SWEEP_LATE` past its due moment and still not reviewed (their planning rows were
+    lost) are planned again, at most ``limit`` of them; the cursor moves past what was covered.
+    After the last member a pass is over and the next starts :data:`SWEEP_REST` later. The
+    cursor row is locked for the transaction on PostgreSQL, so two processes take turns."""
+    cursor = await _locked_cursor(session, SWEEP_CURSOR)
+    if cursor.resume_at is not None:
+        if now < cursor.resume_at:
+            return SweepChunk(after=cursor.after_id, upto=cursor.after_id, resting=True)
+        cursor.resume_at, cursor.after_id = None, 0
+    after = cursor.after_id
+    # The window starts at the next member that exists: gaps in the ids cost no chunks.
+    first = await session.scalar(select(func.min(Member.id)).where(Member.id > after))
+    upto = (first or after + 1) - 1 + window
+    found = await _overdue_members(session, now=now, after=after, upto=upto, limit=limit)
+    if len(found) == limit:
+        upto = found[-1]  # the window's rest is the next chunk's
+    beyond = await session.scalar(select(func.min(Member.id)).where(Member.id > upto))
+    pass_over = beyond is None  # nobody after this chunk: the pass is over
+    cursor.after_id = 0 if pass_over else upto
+    cursor.resume_at = now + SWEEP_REST if pass_over else None
+    cursor.updated_at = now
+    await session.flush()
+    await _replan(session, found, now)
+    return SweepChunk(replanned=tuple(found), after=after, upto=upto, pass_over=pass_over)
+
+
+async def sweep(session: AsyncSession, *, now: datetime, limit: int = SWEEP_BATCH) -> int:
+    """:func:`sweep_chunk`, returning how many members it re-planned. An indexed range read
+    that finds nobody when planning is healthy."""
+    return len((await sweep_chunk(session, now=now, limit=limit)).replanned)
+
+
+async def sweep_all(session: AsyncSession, *, now: datetime) -> int:
+    """The whole safety net at once, in one transaction, ignoring the cursor: for tests and
+    tools on small databases only (the bot runs :func:`sweep_chunk`, one chunk a tick)."""
+    found = await _overdue_members(session, now=now, after=0, upto=None, limit=None)
+    await _replan(session, found, now)
+    return len(found)
 
 
 # --------------------------------------------------------------------------- snoozing

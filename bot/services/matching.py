@@ -283,11 +283,12 @@ def _explanation(group: Group) -> dict[str, Any]:
     }
 
 
-async def _still_free(
+async def _free_members(
     session: AsyncSession, snapshot: PoolSnapshot, ids: list[int]
-) -> dict[int, Member]:
+) -> dict[int, partnerships.RoundMember]:
     """Of ``ids``, the members who are, in this transaction, as the round read them: still in the
-    community, seeking, in the same waiting spell, and in no live partnership."""
+    community, seeking, in the same waiting spell, and in no live partnership. Two indexed
+    lookups of plain columns (no ORM objects: a chunk names hundreds of members)."""
     busy = set(
         (
             await session.execute(
@@ -297,15 +298,37 @@ async def _still_free(
             )
         ).scalars()
     )
-    members = (await session.execute(select(Member).where(Member.id.in_(ids)))).scalars()
+    rows = await session.execute(
+        select(
+            Member.id,
+            Member.guild_id,
+            Member.user_id,
+            Member.rhythm,
+            Member.pool_status,
+            Member.waiting_since,
+        ).where(Member.id.in_(ids))
+    )
     return {
-        m.id: m
-        for m in members
-        if m.id not in busy
-        and m.guild_id == snapshot.guild_id
-        and m.pool_status == "seeking"
-        and m.waiting_since == snapshot.spells.get(str(m.id))
+        row.id: partnerships.RoundMember(
+            id=row.id, guild_id=row.guild_id, user_id=row.user_id, rhythm=row.rhythm
+        )
+        for row in rows
+        if row.id not in busy
+        and row.guild_id == snapshot.guild_id
+        and row.pool_status == "seeking"
+        and row.waiting_since == snapshot.spells.get(str(row.id))
     }
+
+
+async def _still_free(
+    session: AsyncSession, snapshot: PoolSnapshot, ids: list[int]
+) -> dict[int, Member]:
+    """:func:`_free_members`, as ORM objects (to change them)."""
+    free = await _free_members(session, snapshot, ids)
+    if not free:
+        return {}
+    members = (await session.execute(select(Member).where(Member.id.in_(list(free))))).scalars()
+    return {m.id: m for m in members}
 
 
 async def _blocked_pairs(session: AsyncSession, ids: list[int]) -> set[frozenset[int]]:
@@ -375,7 +398,7 @@ async def write_round(
         async def write_chunk(session: AsyncSession, groups: Any = groups) -> list[Group]:
             nonlocal space_index
             ids = [int(m) for g in groups for m in g.members]
-            free = await _still_free(session, snapshot, ids)
+            free = await _free_members(session, snapshot, ids)
             blocked = await _blocked_pairs(session, ids)
             kept: list[Group] = []
             proposals: list[partnerships.RoundProposal] = []

@@ -309,21 +309,24 @@ def _row(item: NewWork, now: datetime) -> dict[str, Any]:
 
 async def enqueue_many(session: AsyncSession, *, items: Sequence[NewWork], now: datetime) -> int:
     """Insert rows whose key is new; return how many were new (a known key is left as it is,
-    ``INSERT .. ON CONFLICT DO NOTHING`` on both databases)."""
+    ``INSERT .. ON CONFLICT DO NOTHING`` on both databases).
+
+    One statement, compiled once and cached, run with a list of parameter sets: SQLAlchemy
+    batches it into multi-row ``VALUES`` ("insertmanyvalues") and ``RETURNING`` counts the rows
+    that were new. (``insert().values(list)`` compiled a new statement per call: seconds of CPU
+    for a large round.)"""
     rows = [_row(item, now) for item in items]
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
+    if session.get_bind().dialect.name == "postgresql":
+        stmt: Any = postgresql.insert(OUTBOX)
+    else:
+        stmt = sqlite.insert(OUTBOX)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[OUTBOX.c.key]).returning(OUTBOX.c.id)
     inserted = 0
     for start in range(0, len(rows), _ENQUEUE_CHUNK):
-        chunk = rows[start : start + _ENQUEUE_CHUNK]
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(OUTBOX).values(chunk)
-        else:
-            stmt = sqlite.insert(OUTBOX).values(chunk)
-        stmt = stmt.on_conflict_do_nothing(index_elements=[OUTBOX.c.key])
-        result = await session.execute(stmt)
-        inserted += max(0, getattr(result, "rowcount", 0) or 0)
+        result = await session.execute(stmt, rows[start : start + _ENQUEUE_CHUNK])
+        inserted += len(result.all())
     return inserted
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -699,57 +699,85 @@ class RoundProposal:
     space_open_at: datetime  # when its space opens (a round's spaces are spread out)
 
 
+@dataclass(frozen=True)
+class RoundMember:
+    """What :func:`propose_round` needs of a member (read by the round's re-check, no ORM
+    object): ids for the post sync and the rhythm for the meeting interval."""
+
+    id: int
+    guild_id: int
+    user_id: int
+    rhythm: str | None
+
+
 async def propose_round(
     session: AsyncSession,
     *,
     guild_id: int,
     proposals: Sequence[RoundProposal],
-    members: dict[int, Member],
+    members: Mapping[int, RoundMember],
     round_id: int,
     now: datetime,
-) -> list[Partnership]:
-    """:func:`propose` and :func:`open_proposal` for many groups of a round at once, in bulk
-    (a few statements per chunk, not a dozen per pair): the members leave the pool, their posts
-    follow, and each proposal gets its expiry and its ``space_open`` row, due at
-    ``space_open_at``. ``members`` holds every member named, loaded in this session."""
+) -> list[int]:
+    """:func:`propose` and :func:`open_proposal` for many groups of a round at once, in bulk:
+    one multi-row insert of the partnerships (``RETURNING`` their ids, in order), one of their
+    members, one ``UPDATE`` taking everyone out of the pool, their posts' syncs and each
+    proposal's expiry and ``space_open`` row (due at ``space_open_at``): a fixed handful of
+    statements per chunk, whatever its size. ``members`` holds every member named. Returns the
+    new partnerships' ids, in the order of ``proposals``."""
     if not proposals:
         return []
     settings = await get_settings(session, guild_id=guild_id, now=now)
     expires_at = now + timedelta(hours=max(d.PROPOSAL_HOURS_MIN, settings.proposal_hours))
-    created = [
-        Partnership(
-            guild_id=guild_id,
-            state="proposed",
-            source="round",
-            round_id=round_id,
-            score=p.score,
-            explanation=dict(p.explanation),
-            proposed_at=now,
-            expires_at=expires_at,
-            meeting_interval_weeks=d.pair_interval_weeks(members[m].rhythm for m in p.member_ids),
-            members=[PartnershipMember(member_id=m) for m in p.member_ids],
-        )
+    rows = [
+        {
+            "guild_id": guild_id,
+            "state": "proposed",
+            "source": "round",
+            "round_id": round_id,
+            "score": p.score,
+            "explanation": dict(p.explanation),
+            "proposed_at": now,
+            "expires_at": expires_at,
+            "meeting_interval_weeks": d.pair_interval_weeks(
+                members[m].rhythm for m in p.member_ids
+            ),
+        }
         for p in proposals
     ]
-    session.add_all(created)
+    ids = list(
+        (
+            await session.execute(
+                insert(Partnership).returning(Partnership.id, sort_by_parameter_order=True),
+                rows,
+            )
+        ).scalars()
+    )
+    await session.execute(
+        insert(PartnershipMember),
+        [
+            {"partnership_id": pid, "member_id": m}
+            for pid, p in zip(ids, proposals, strict=True)
+            for m in p.member_ids
+        ],
+    )
     moved = [members[m] for p in proposals for m in p.member_ids]
-    for member in moved:
-        member.pool_status = "idle"
-        member.waiting_since = None
-        member.priority = False
-        member.updated_at = now
-    await session.flush()
+    await session.execute(
+        update(Member)
+        .where(Member.id.in_([m.id for m in moved]))
+        .values(pool_status="idle", waiting_since=None, priority=False, updated_at=now)
+    )
     await queue_post_syncs(session, members=moved, now=now)  # their posts close
     items: list[outbox.NewWork] = []
-    for partnership, proposal in zip(created, proposals, strict=True):
-        target = _target(partnership.id)
+    for pid, proposal in zip(ids, proposals, strict=True):
+        target = _target(pid)
         items.append(
             outbox.NewWork(
                 key=occurrence_key(PROPOSAL_EXPIRY.kind, target, expires_at),
                 kind=PROPOSAL_EXPIRY.kind,
                 due_at=expires_at,
                 guild_id=guild_id,
-                payload={"partnership_id": partnership.id},
+                payload={"partnership_id": pid},
             )
         )
         items.append(
@@ -758,11 +786,11 @@ async def propose_round(
                 kind=SPACE_OPEN.kind,
                 due_at=max(now, proposal.space_open_at),
                 guild_id=guild_id,
-                payload={"partnership_id": partnership.id},
+                payload={"partnership_id": pid},
             )
         )
     await outbox.enqueue_many(session, items=items, now=now)
-    return created
+    return ids
 
 
 def _opens_as_trial(partnership: Partnership) -> bool:

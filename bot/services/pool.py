@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -464,7 +464,8 @@ async def stale_posts(session: AsyncSession, *, now: datetime, limit: int = 100)
     members = list(
         (
             await session.execute(
-                select(Member).where(Member.forum_post_stale.is_(True)).limit(limit)
+                # ``= true`` (not ``IS TRUE``): PostgreSQL's index serves only the former.
+                select(Member).where(Member.forum_post_stale == true()).limit(limit)
             )
         ).scalars()
     )

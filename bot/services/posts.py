@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,8 +104,19 @@ async def queue_post_refresh(
     )
 
 
+class MemberKeys(Protocol):
+    """A member as :func:`queue_post_syncs` needs it: an ORM ``Member`` or a plain record."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def guild_id(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+
+
 async def queue_post_syncs(
-    session: AsyncSession, *, members: Sequence[Member], now: datetime
+    session: AsyncSession, *, members: Sequence[MemberKeys], now: datetime
 ) -> int:
     """:func:`queue_post_sync` for many members at once (a round's pairs): one indexed lookup
     of the rows already waiting (by ``target``) and one bulk insert; returns how many were
@@ -113,16 +125,17 @@ async def queue_post_syncs(
         return 0
     await session.flush()
     targets = {f"{POST_SYNC.kind}:{_target(m.id)}": m for m in members}
-    waiting = set(
-        (
-            await session.execute(
-                select(OutboxItem.target).where(
-                    OutboxItem.target.in_(list(targets)),
-                    OutboxItem.state == OutboxState.PENDING.value,
-                )
-            )
-        ).scalars()
-    )
+    # By target alone, the state checked here: with ``state = 'pending'`` in the statement a
+    # planner without fresh statistics (or a cached generic plan) walked every pending row
+    # through the state index, testing each against the hundreds of targets: 0.7 s a chunk
+    # late in a 10,000-seeker round on PostgreSQL. The target index serves this alone.
+    waiting = {
+        target
+        for target, state in await session.execute(
+            select(OutboxItem.target, OutboxItem.state).where(OutboxItem.target.in_(list(targets)))
+        )
+        if state == OutboxState.PENDING.value
+    }
     items = [
         outbox.NewWork(
             key=f"{occurrence_key(POST_SYNC.kind, _target(m.id), now)}:{secrets.token_hex(4)}",

@@ -128,3 +128,31 @@ async def test_the_times_a_post_lists_never_go_stale(sb: Sandbox) -> None:
     assert checked > 40
     edits = len(sb.emu.requests_to("PATCH /channels/{channel_id}/messages/{message_id}"))
     assert 0 < edits - edits_before <= 12  # one refresh as each window passes, no more
+
+
+async def test_the_outbox_post_sync_waits_for_the_send_pacer_before_each_request(
+    sb: Sandbox,
+) -> None:
+    """Issue 13: a round moves thousands of members out of the pool and each post follows
+    through the outbox; those edits share the dispatcher's send budget like every delivery."""
+    alice = sb.member("alice")
+    await write_profile(alice, "First words.")
+    await alice.slash("partner find")
+    thread_id = post_thread(sb).id
+    pacer = sb.bot.dispatcher.messenger.pacer  # type: ignore[attr-defined]
+    real_wait = pacer.wait
+    waits: list[int] = []
+
+    async def counted() -> None:
+        waits.append(len(sb.emu.requests))
+        await real_wait()
+
+    pacer.wait = counted
+    await alice.slash("profile edit", medium="text")
+    before = len(sb.emu.requests)
+    await sb.tick()
+    assert "by text" in starter(sb).content
+    to_post = [r for r in sb.emu.requests[before:] if f"/channels/{thread_id}" in r.path]
+    assert len(to_post) >= 2  # the thread and its first message
+    # One wait before each of them (none is sent without one).
+    assert len([w for w in waits if w >= before]) >= len(to_post)

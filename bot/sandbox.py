@@ -43,6 +43,10 @@ class Sandbox:
             self.members[name] = self.guild.add_member(name, **kwargs)
         return self.members[name]
 
+    def forum_for(self, member: Member) -> Channel:
+        """The partner forum of the member's server (a sandbox has one server)."""
+        return self.forum
+
     async def tick(self) -> None:
         """Run the scheduler's tick now, as the interval job would."""
         await self.bot.deps.ticker.tick()

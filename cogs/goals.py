@@ -27,7 +27,7 @@ from bot.db import unit_of_work
 from bot.domain import goals as g
 from bot.domain.posts import ts
 from bot.interactions import add_form_route, report_error, send_ephemeral
-from bot.services import goals, outbox
+from bot.services import goals, outbox, upkeep
 from bot.services.goals import GoalBoard, GoalView
 
 log = logging.getLogger(__name__)
@@ -110,11 +110,10 @@ def board_embeds(board: GoalBoard) -> list[discord.Embed]:
 
 
 def due_words(goal: GoalView, board: GoalBoard) -> str:
-    """"due <when> (<which>)": the due moment as a Discord timestamp, and what it belongs to."""
+    """ "due <when> (<which>)": the due moment as a Discord timestamp, and what it belongs to."""
     if goal.meeting_at is not None:
         return (
-            f"due {ts(goal.deadline, 'F')}, before your next meeting "
-            f"({ts(goal.meeting_at, 'F')})"
+            f"due {ts(goal.deadline, 'F')}, before your next meeting ({ts(goal.meeting_at, 'F')})"
         )
     return f"due {ts(goal.deadline, 'F')} ({g.due_label(goal.due, today=board.today)})"
 
@@ -497,7 +496,9 @@ class Goals(commands.Cog):
         if last is not None and last <= now < last + SWEEP_EVERY:
             return
         async with unit_of_work(self.bot.deps.sessions) as session:
-            found = await goals.sweep(session, now=now)
+            # Another process doing the sweep right now: it is done for this round either way.
+            mine = await upkeep.take_turn(session, "goals-sweep")
+            found = await goals.sweep(session, now=now) if mine else 0
         self._last_schedule = now
         if found:
             log.warning("goals: %d members re-planned by the safety sweep", found)
@@ -751,9 +752,7 @@ class Goals(commands.Cog):
         week: app_commands.Choice[str],
         undo: bool = False,
     ) -> None:
-        result = await _for_member(
-            self.bot, interaction, goals.snooze, week=week.value, undo=undo
-        )
+        result = await _for_member(self.bot, interaction, goals.snooze, week=week.value, undo=undo)
         span = f"{ts(result.starts_at, 'D')} – {ts(result.ends_at - timedelta(minutes=1), 'D')}"
         if result.undone:
             text = f"Welcome back! Check-ins are on again for the week of {span}."

@@ -68,7 +68,7 @@ class DeleteConfirm(BaseView):
             # (a block, a report) is not theirs to learn.
             text += (
                 " Where other members' own records include you (a partnership you shared), "
-                'your Discord ID and your part of that history (dates, "did you meet?" '
+                "your Discord ID and your part of that history (dates, \"did you meet?\" "
                 "answers) stay, so theirs stays true. Take care! 👋"
             )
         await interaction.edit_original_response(content=text, view=None, allowed_mentions=NO_PINGS)

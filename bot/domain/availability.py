@@ -81,9 +81,8 @@ def coming_weeks(now: datetime, count: int) -> tuple[datetime, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _week_plan(
-    zone: ZoneInfo, week_start: datetime
-) -> tuple[tuple[tuple[int | None, date], ...], ...]:
+def _week_plan(zone: ZoneInfo, week_start: datetime) -> tuple[tuple[tuple[int | None, date], ...],
+                                                               ...]:
     """Per weekday (0=Monday), the local dates of that weekday that can touch the UTC week, each
     with the minutes from `week_start` to its local midnight, or None when the UTC offset
     changes that day (then windows take the careful path)."""

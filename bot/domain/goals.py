@@ -496,7 +496,9 @@ def next_checkin_for(
     return None
 
 
-def review_moment(goal: GoalTiming, *, zone: str, meeting: MeetingRhythm | None) -> datetime:
+def review_moment(
+    goal: GoalTiming, *, zone: str, meeting: MeetingRhythm | None
+) -> datetime:
     """When a goal's cycle is reviewed (an open goal becomes missed, and the prompt asks why):
     just after its due moment. A goal due at the end of a day is reviewed the next morning
     (08:00) rather than at night, unless that would come after the next meeting's agenda
@@ -549,7 +551,8 @@ def describe_checkin(rule: CheckinRule) -> str:
         return f"the day before your meeting{every}, {when} ({rule.zone})"
     fallback = rule.time or DEFAULT_CHECKIN_TIME
     return (
-        f"Fridays at {fallback:%H:%M} ({rule.zone}) (until you and your partner set a meeting time)"
+        f"Fridays at {fallback:%H:%M} ({rule.zone}) (until you and your partner set a meeting "
+        "time)"
     )
 
 

@@ -216,26 +216,17 @@ class CommunityStats:
             f"proposal{'s' if self.proposed != 1 else ''} waiting · {self.started} started, "
             f"{sum(c for _, c in self.ended)} ended" + (f" ({ended})" if ended else "")
         )
-        health = [
-            f"{self.with_meeting} of {live} pairs have a meeting time"
-            if live
-            else "no pairs meeting yet"
-        ]
+        health = [f"{self.with_meeting} of {live} pairs have a meeting time" if live
+                  else "no pairs meeting yet"]
         if self.quiet:
             health.append(f"{self.quiet} with a partner gone quiet")
         m = self.meetings
         if m.past:
-            held = f"meetings held {m.held} of {m.past} ({_percent(m.held, m.past)})"
-            others = [
-                f"{n} {label}"
-                for n, label in (
-                    (m.disputed, "where partners disagree"),
-                    (m.missed, "missed"),
-                    (m.rescheduled, "rescheduled"),
-                    (m.unanswered, "not answered"),
-                )
-                if n
-            ]
+            held = (f"meetings held {m.held} of {m.past} ({_percent(m.held, m.past)})")
+            others = [f"{n} {label}" for n, label in (
+                (m.disputed, "where partners disagree"), (m.missed, "missed"),
+                (m.rescheduled, "rescheduled"), (m.unanswered, "not answered"),
+            ) if n]
             health.append(held + (f": {', '.join(others)}" if others else ""))
         lines.append("**Health**: " + " · ".join(health))
         checkins = f"{self.checkins_asked} asked"

@@ -358,7 +358,9 @@ async def _planned_view(
         snoozed=await snoozed_weeks(session, member_id=target.member.id),
         last_calls=not await _away(session, target.member),
     )
-    return dataclasses.replace(view, meeting_at=meeting_at, checkin_at=alone.at if alone else None)
+    return dataclasses.replace(
+        view, meeting_at=meeting_at, checkin_at=alone.at if alone else None
+    )
 
 
 async def _area(
@@ -826,7 +828,11 @@ async def snooze(
 
 def checkin_message(*, checkin_id: int, goal: Goal, zone: str, at: datetime) -> OutgoingMessage:
     due = _due_at(goal, zone)
-    when = f"Due {ts(due, 'F')} ({ts(due, 'R')})." if due > at else f"It was due {ts(due, 'F')}."
+    when = (
+        f"Due {ts(due, 'F')} ({ts(due, 'R')})."
+        if due > at
+        else f"It was due {ts(due, 'F')}."
+    )
     content = (
         f"🌱 **Check-in time!** How is this goal going?\n> {goal.text}\n"
         f"{when} Answer whenever you can: late answers count, and you can change your answer."
@@ -1223,7 +1229,9 @@ async def run_review(session: AsyncSession, *, work: DueWork, now: datetime) -> 
         for goal in ready
         if goal.status == "missed"
         and not (
-            await session.execute(select(exists().where(MissedReflection.goal_id == goal.id)))
+            await session.execute(
+                select(exists().where(MissedReflection.goal_id == goal.id))
+            )
         ).scalar()
     ][:10]
     if not missed:
@@ -1447,14 +1455,11 @@ async def stats_for(
     if member is None:
         return None
     history = await _history(session, member=member, now=now)
-    open_goals = (
-        await session.scalar(
-            select(func.count())
-            .select_from(Goal)
-            .where(Goal.member_id == member.id, Goal.status == "open")
+    open_goals = await session.scalar(
+        select(func.count()).select_from(Goal).where(
+            Goal.member_id == member.id, Goal.status == "open"
         )
-        or 0
-    )
+    ) or 0
     if not history and not open_goals:
         return None
     zone = member.timezone or DEFAULT_ZONE

@@ -50,25 +50,17 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
         return int(await session.scalar(query) or 0)
 
     members = select(func.count()).select_from(Member).where(Member.guild_id == guild_id)
-    by_status = dict(
-        (
-            await session.execute(
-                select(Member.pool_status, func.count())
-                .where(Member.guild_id == guild_id)
-                .group_by(Member.pool_status)
-            )
-        ).all()
-    )
+    by_status = dict((await session.execute(
+        select(Member.pool_status, func.count())
+        .where(Member.guild_id == guild_id)
+        .group_by(Member.pool_status)
+    )).all())
     pairs = select(func.count()).select_from(Partnership).where(Partnership.guild_id == guild_id)
-    by_state = dict(
-        (
-            await session.execute(
-                select(Partnership.state, func.count())
-                .where(Partnership.guild_id == guild_id)
-                .group_by(Partnership.state)
-            )
-        ).all()
-    )
+    by_state = dict((await session.execute(
+        select(Partnership.state, func.count())
+        .where(Partnership.guild_id == guild_id)
+        .group_by(Partnership.state)
+    )).all())
     live = pairs.where(Partnership.state.in_(("trial", "active")))
     quiet_since = now - timedelta(weeks=settings.ghost_weeks)
     quiet_member = exists().where(
@@ -122,7 +114,9 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
     goal_rows = dict(
         (
             await session.execute(
-                select(Goal.status, func.count()).where(due_in_window).group_by(Goal.status)
+                select(Goal.status, func.count())
+                .where(due_in_window)
+                .group_by(Goal.status)
             )
         ).all()
     )
@@ -161,11 +155,11 @@ async def community_stats(session: AsyncSession, *, guild_id: int, now: datetime
         missed=int(goal_rows.get("missed", 0)),
         missed_never_asked=never_asked,
         open_reports=await count(
-            select(func.count())
-            .select_from(Report)
-            .where(and_(Report.guild_id == guild_id, Report.state == "open"))
+            select(func.count()).select_from(Report).where(
+                and_(Report.guild_id == guild_id, Report.state == "open")
+            )
         ),
-        last_round=None
-        if last is None
-        else LastRound(last.ran_at, last.pool_size, last.groups, last.unmatched),
+        last_round=None if last is None else LastRound(
+            last.ran_at, last.pool_size, last.groups, last.unmatched
+        ),
     )

@@ -97,37 +97,27 @@ async def export_member(
         # and answering "nothing stored" keeps them from learning that it exists.
         return None
 
-    blocks = list(
-        (
-            await session.execute(
-                select(Block).where(Block.blocker_id == mid).order_by(Block.created_at)
-            )
-        ).scalars()
-    )
-    requests = list(
-        (
-            await session.execute(
-                select(PartnerRequest)
-                .where(or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid))
-                .order_by(PartnerRequest.created_at, PartnerRequest.id)
-            )
-        ).scalars()
-    )
-    memberships = (
-        await session.execute(
-            select(PartnershipMember, Partnership)
-            .join(Partnership, Partnership.id == PartnershipMember.partnership_id)
-            .where(PartnershipMember.member_id == mid)
-            .order_by(Partnership.proposed_at, Partnership.id)
-        )
-    ).all()
+    blocks = list((await session.execute(
+        select(Block).where(Block.blocker_id == mid).order_by(Block.created_at)
+    )).scalars())
+    requests = list((await session.execute(
+        select(PartnerRequest)
+        .where(or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid))
+        .order_by(PartnerRequest.created_at, PartnerRequest.id)
+    )).scalars())
+    memberships = (await session.execute(
+        select(PartnershipMember, Partnership)
+        .join(Partnership, Partnership.id == PartnershipMember.partnership_id)
+        .where(PartnershipMember.member_id == mid)
+        .order_by(Partnership.proposed_at, Partnership.id)
+    )).all()
     # Everyone the export names, looked up at once.
     named = {b.blocked_id for b in blocks}
     named |= {r.requester_id for r in requests} | {r.author_id for r in requests}
     named |= {m.member_id for _, ship in memberships for m in ship.members}
-    user_ids = dict(
-        (await session.execute(select(Member.id, Member.user_id).where(Member.id.in_(named)))).all()
-    )
+    user_ids = dict((await session.execute(
+        select(Member.id, Member.user_id).where(Member.id.in_(named))
+    )).all())
 
     def user_of(member_id: int) -> str:
         return str(user_ids.get(member_id, "unknown"))
@@ -135,72 +125,55 @@ async def export_member(
     partnership_rows = []
     for mine, ship in memberships:
         others = [m.member_id for m in ship.members if m.member_id != mid]
-        partnership_rows.append(
-            {
-                "id": ship.id,
-                "state": ship.state,
-                "source": ship.source,
-                "partner_user_ids": [user_of(o) for o in others],
-                "proposed_at": _when(ship.proposed_at),
-                "started_at": _when(ship.started_at),
-                "ended_at": _when(ship.ended_at),
-                "end_reason": ship.end_reason,
-                "why_matched": ship.explanation,
-                "my_answer": mine.accepted,
-                "my_private_reason": mine.private_reason,
-                "my_trial_choice": mine.trial_choice,
-                "meeting": None
-                if ship.meeting_time is None
-                else {
-                    "weekday": ship.meeting_weekday,
-                    "time": ship.meeting_time,
-                    "zone": ship.meeting_zone,
-                    "every_weeks": ship.meeting_interval_weeks,
-                    "minutes": ship.meeting_minutes,
-                    "reminder_minutes": ship.reminder_minutes,
-                },
-            }
-        )
-    answers = (
-        await session.execute(
-            select(MeetingAnswer, Meeting)
-            .join(Meeting, Meeting.id == MeetingAnswer.meeting_id)
-            .where(MeetingAnswer.member_id == mid)
-            .order_by(Meeting.occurs_at)
-        )
-    ).all()
+        partnership_rows.append({
+            "id": ship.id,
+            "state": ship.state,
+            "source": ship.source,
+            "partner_user_ids": [user_of(o) for o in others],
+            "proposed_at": _when(ship.proposed_at),
+            "started_at": _when(ship.started_at),
+            "ended_at": _when(ship.ended_at),
+            "end_reason": ship.end_reason,
+            "why_matched": ship.explanation,
+            "my_answer": mine.accepted,
+            "my_private_reason": mine.private_reason,
+            "my_trial_choice": mine.trial_choice,
+            "meeting": None if ship.meeting_time is None else {
+                "weekday": ship.meeting_weekday,
+                "time": ship.meeting_time,
+                "zone": ship.meeting_zone,
+                "every_weeks": ship.meeting_interval_weeks,
+                "minutes": ship.meeting_minutes,
+                "reminder_minutes": ship.reminder_minutes,
+            },
+        })
+    answers = (await session.execute(
+        select(MeetingAnswer, Meeting)
+        .join(Meeting, Meeting.id == MeetingAnswer.meeting_id)
+        .where(MeetingAnswer.member_id == mid)
+        .order_by(Meeting.occurs_at)
+    )).all()
     goals_of = select(Goal.id).where(Goal.member_id == mid).scalar_subquery()
     checkins_of: dict[int, list[CheckIn]] = {}
-    for checkin in (
-        await session.execute(
-            select(CheckIn).where(CheckIn.goal_id.in_(goals_of)).order_by(CheckIn.asked_for)
-        )
-    ).scalars():
+    for checkin in (await session.execute(
+        select(CheckIn).where(CheckIn.goal_id.in_(goals_of)).order_by(CheckIn.asked_for)
+    )).scalars():
         checkins_of.setdefault(checkin.goal_id, []).append(checkin)
     feedback_on: dict[int, list[Feedback]] = {}
-    for f in (
-        await session.execute(
-            select(Feedback)
-            .join(CheckIn, CheckIn.id == Feedback.checkin_id)
-            .where(CheckIn.goal_id.in_(goals_of))
-            .order_by(Feedback.created_at)
-        )
-    ).scalars():
+    for f in (await session.execute(
+        select(Feedback)
+        .join(CheckIn, CheckIn.id == Feedback.checkin_id)
+        .where(CheckIn.goal_id.in_(goals_of))
+        .order_by(Feedback.created_at)
+    )).scalars():
         feedback_on.setdefault(f.checkin_id, []).append(f)
-    reflections = {
-        r.goal_id: r
-        for r in (
-            await session.execute(
-                select(MissedReflection).where(MissedReflection.goal_id.in_(goals_of))
-            )
-        ).scalars()
-    }
+    reflections = {r.goal_id: r for r in (await session.execute(
+        select(MissedReflection).where(MissedReflection.goal_id.in_(goals_of))
+    )).scalars()}
     goal_rows = []
-    for goal in (
-        await session.execute(
-            select(Goal).where(Goal.member_id == mid).order_by(Goal.due_date, Goal.id)
-        )
-    ).scalars():
+    for goal in (await session.execute(
+        select(Goal).where(Goal.member_id == mid).order_by(Goal.due_date, Goal.id)
+    )).scalars():
         checkins = [
             {
                 "asked_for": _when(checkin.asked_for),
@@ -215,48 +188,36 @@ async def export_member(
             for checkin in checkins_of.get(goal.id, [])
         ]
         reflection = reflections.get(goal.id)
-        goal_rows.append(
-            {
-                "text": goal.text,
-                "area": goal.area,
-                "due_date": _when(goal.due_date),
-                "status": goal.status,
-                "created_at": _when(goal.created_at),
-                "checkins": checkins,
-                "missed": None
-                if reflection is None
-                else {
-                    "reason": reflection.reason,
-                    "reflection": reflection.reflection,
-                },
-            }
+        goal_rows.append({
+            "text": goal.text,
+            "area": goal.area,
+            "due_date": _when(goal.due_date),
+            "status": goal.status,
+            "created_at": _when(goal.created_at),
+            "checkins": checkins,
+            "missed": None if reflection is None else {
+                "reason": reflection.reason,
+                "reflection": reflection.reflection,
+            },
+        })
+    given = (await session.execute(
+        select(Feedback).where(Feedback.from_member_id == mid).order_by(Feedback.created_at)
+    )).scalars()
+    weeks_off = (await session.execute(
+        select(Snooze.week_start).where(Snooze.member_id == mid).order_by(Snooze.week_start)
+    )).scalars()
+    reports = (await session.execute(
+        select(Report).where(Report.reporter_id == mid).order_by(Report.created_at)
+    )).scalars()
+    pending = (await session.execute(
+        select(OutboxItem.kind, OutboxItem.due_at)
+        .where(
+            OutboxItem.guild_id == guild_id,
+            OutboxItem.user_id == user_id,
+            OutboxItem.state == "pending",
         )
-    given = (
-        await session.execute(
-            select(Feedback).where(Feedback.from_member_id == mid).order_by(Feedback.created_at)
-        )
-    ).scalars()
-    weeks_off = (
-        await session.execute(
-            select(Snooze.week_start).where(Snooze.member_id == mid).order_by(Snooze.week_start)
-        )
-    ).scalars()
-    reports = (
-        await session.execute(
-            select(Report).where(Report.reporter_id == mid).order_by(Report.created_at)
-        )
-    ).scalars()
-    pending = (
-        await session.execute(
-            select(OutboxItem.kind, OutboxItem.due_at)
-            .where(
-                OutboxItem.guild_id == guild_id,
-                OutboxItem.user_id == user_id,
-                OutboxItem.state == "pending",
-            )
-            .order_by(OutboxItem.due_at)
-        )
-    ).all()
+        .order_by(OutboxItem.due_at)
+    )).all()
 
     return {
         "format": EXPORT_FORMAT,
@@ -278,9 +239,7 @@ async def export_member(
             "created_at": _when(member.created_at),
             "updated_at": _when(member.updated_at),
         },
-        "private": None
-        if private is None
-        else {
+        "private": None if private is None else {
             "gender": private.gender,
             "age_bracket": private.age_bracket,
             "partner_genders": list(private.pref_genders or []),
@@ -295,9 +254,7 @@ async def export_member(
             "matched_first_next_round": member.priority,
             "forum_post_id": None if member.forum_post_id is None else str(member.forum_post_id),
             "dms_closed": member.dms_closed,
-            "rounds": None
-            if standing is None
-            else {
+            "rounds": None if standing is None else {
                 "rounds_waited": standing.rounds_waited,
                 "last_round_at": _when(standing.last_round_at),
                 "last_told": standing.told_key,
@@ -310,7 +267,8 @@ async def export_member(
         "partner_requests": [
             {
                 "direction": "sent" if r.requester_id == mid else "received",
-                "other_user_id": user_of(r.author_id if r.requester_id == mid else r.requester_id),
+                "other_user_id": user_of(r.author_id if r.requester_id == mid
+                                         else r.requester_id),
                 "state": r.state,
                 "created_at": _when(r.created_at),
                 "decided_at": _when(r.decided_at),
@@ -319,12 +277,8 @@ async def export_member(
         ],
         "partnerships": partnership_rows,
         "meeting_answers": [
-            {
-                "partnership_id": m.partnership_id,
-                "meeting_at": _when(m.occurs_at),
-                "answer": a.answer,
-                "answered_at": _when(a.answered_at),
-            }
+            {"partnership_id": m.partnership_id, "meeting_at": _when(m.occurs_at),
+             "answer": a.answer, "answered_at": _when(a.answered_at)}
             for a, m in answers
         ],
         "goals": goal_rows,
@@ -346,9 +300,8 @@ async def _has_own_rows(session: AsyncSession, member_id: int) -> bool:
         exists().where(Snooze.member_id == member_id),
         exists().where(Report.reporter_id == member_id),
         exists().where(Block.blocker_id == member_id),
-        exists().where(
-            or_(PartnerRequest.requester_id == member_id, PartnerRequest.author_id == member_id)
-        ),
+        exists().where(or_(PartnerRequest.requester_id == member_id,
+                           PartnerRequest.author_id == member_id)),
     ]
     return bool(await session.scalar(select(or_(*owned))))
 
@@ -399,24 +352,20 @@ async def delete_member(
 
     goal_ids = select(Goal.id).where(Goal.member_id == mid).scalar_subquery()
     await session.execute(delete(MissedReflection).where(MissedReflection.member_id == mid))
-    await session.execute(
-        delete(CheckIn).where(or_(CheckIn.member_id == mid, CheckIn.goal_id.in_(goal_ids)))
-    )
+    await session.execute(delete(CheckIn).where(or_(CheckIn.member_id == mid,
+                                                    CheckIn.goal_id.in_(goal_ids))))
     await session.execute(delete(Goal).where(Goal.member_id == mid))
     await session.execute(delete(Feedback).where(Feedback.from_member_id == mid))
     await session.execute(delete(Snooze).where(Snooze.member_id == mid))
     await session.execute(delete(Report).where(Report.reporter_id == mid))
-    await session.execute(
-        delete(PartnerRequest).where(
-            or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid)
-        )
-    )
+    await session.execute(delete(PartnerRequest).where(
+        or_(PartnerRequest.requester_id == mid, PartnerRequest.author_id == mid)))
     await session.execute(delete(Block).where(Block.blocker_id == mid))
     await session.execute(delete(MemberPrivate).where(MemberPrivate.member_id == mid))
     await session.execute(delete(RoundStanding).where(RoundStanding.member_id == mid))
-    for mine in (
-        await session.execute(select(PartnershipMember).where(PartnershipMember.member_id == mid))
-    ).scalars():
+    for mine in (await session.execute(
+        select(PartnershipMember).where(PartnershipMember.member_id == mid)
+    )).scalars():
         mine.private_reason = None
     member.display_name = None
     member.timezone = None

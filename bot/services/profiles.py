@@ -109,16 +109,9 @@ def is_blank(member: Member) -> bool:
     """Whether the member row holds nothing the member entered: a member who has not written a
     profile yet, or one who deleted their data (``/privacy delete``)."""
     return not (
-        member.timezone
-        or member.availability
-        or member.goal_areas
-        or member.intro
-        or member.goals_text
-        or member.rhythm
-        or member.medium
-        or member.languages
-        or member.checkin_time
-        or member.pool_status != "idle"
+        member.timezone or member.availability or member.goal_areas or member.intro
+        or member.goals_text or member.rhythm or member.medium or member.languages
+        or member.checkin_time or member.pool_status != "idle"
     )
 
 

@@ -103,9 +103,8 @@ windows_on_quarter_hours = st.lists(
 # Clocks going forward skip wall times: a window ending in the skipped period ends at the switch
 # (Chatham, 27 September 2026, 02:45 -> 03:45; New York, 8 March 2026, 02:00 -> 03:00).
 @example([Window(6, 0, 195)], "Pacific/Chatham", datetime(2026, 9, 21, tzinfo=UTC))
-@example(
-    [Window(6, 90, 150), Window(6, 150, 240)], "America/New_York", datetime(2026, 3, 2, tzinfo=UTC)
-)
+@example([Window(6, 90, 150), Window(6, 150, 240)], "America/New_York",
+         datetime(2026, 3, 2, tzinfo=UTC))
 def test_mask_matches_an_instant_by_instant_reference(
     windows: list[Window], zone: str, week: datetime
 ) -> None:
@@ -113,7 +112,8 @@ def test_mask_matches_an_instant_by_instant_reference(
 
 
 @settings(max_examples=60, deadline=None)
-@given(windows_on_quarter_hours, st.sampled_from(ZONES), st.sampled_from(WEEKS), st.integers(1, 3))
+@given(windows_on_quarter_hours, st.sampled_from(ZONES), st.sampled_from(WEEKS),
+       st.integers(1, 3))
 def test_a_zone_without_a_switch_gives_the_same_mask_every_week(
     windows: list[Window], zone: str, week: datetime, ahead: int
 ) -> None:

@@ -57,11 +57,8 @@ def reference_points(a: Seeker, b: Seeker, cs: CommunitySettings) -> int | None:
                 past.ended is None or (NOW.date() - past.ended).days < cs.repeat_window_days
             ):
                 return None
-    if (
-        cs.require_common_language
-        and a.languages
-        and b.languages
-        and not (a.languages & b.languages)
+    if cs.require_common_language and a.languages and b.languages and not (
+        a.languages & b.languages
     ):
         return None
     w = cs.weights
@@ -94,33 +91,23 @@ def brute_force(pool: Sequence[Seeker], cs: CommunitySettings) -> tuple[int, int
         for k, j in enumerate(others):
             p = pts[(first, j)]
             if p is not None:
-                pairs, total = best(others[:k] + others[k + 1 :])
+                pairs, total = best(others[:k] + others[k + 1:])
                 result = max(result, (pairs + 1, total + p))
         return result
 
     return best(tuple(range(len(pool))))
 
 
-ZONES = [
-    "Europe/Berlin",
-    "America/New_York",
-    "Asia/Tokyo",
-    "UTC",
-    "Asia/Kolkata",
-    "Asia/Kathmandu",
-    "Pacific/Chatham",
-]
+ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC", "Asia/Kolkata",
+         "Asia/Kathmandu", "Pacific/Chatham"]
 
 
 WINDOWS = st.lists(
     st.builds(
         lambda d, s, length: Window(d, s * 60, min(s * 60 + length * 60, 1440)),
-        st.integers(0, 2),
-        st.integers(0, 23),
-        st.integers(1, 6),
+        st.integers(0, 2), st.integers(0, 23), st.integers(1, 6),
     ),
-    min_size=1,
-    max_size=3,
+    min_size=1, max_size=3,
 )
 MEMBER = st.tuples(
     st.sampled_from(ZONES),
@@ -135,8 +122,8 @@ MEMBER = st.tuples(
     st.sampled_from([None, None, frozenset({"25-34"})]),
     st.sampled_from([None, None, frozenset({"de"})]),
     st.none() | st.integers(0, 7),  # blocks this other member
-    st.none()
-    | st.tuples(st.integers(0, 7), st.sampled_from([None, date(2026, 3, 1), date(2025, 6, 1)])),
+    st.none() | st.tuples(st.integers(0, 7),
+                          st.sampled_from([None, date(2026, 3, 1), date(2025, 6, 1)])),
     st.integers(0, 24 * 60),  # hours waited
     st.booleans(),
 )
@@ -148,47 +135,20 @@ def pools(draw: st.DrawFn, min_size: int = 1, max_size: int = 8) -> list[Seeker]
     ids = [f"u{i}" for i in range(len(rows))]
     members = []
     for me, row in enumerate(rows):
-        (
-            zone,
-            windows,
-            goals,
-            rhythm,
-            medium,
-            langs,
-            gender,
-            age,
-            pg,
-            pa,
-            pl,
-            block,
-            past,
-            waited,
-            carried,
-        ) = row
+        (zone, windows, goals, rhythm, medium, langs, gender, age, pg, pa, pl, block, past,
+         waited, carried) = row
         blocks = frozenset({ids[block]}) if block is not None and block < len(ids) else frozenset()
         pasts = (
             (PastPartner(ids[past[0]], past[1]),)
-            if past is not None and past[0] < len(ids) and past[0] != me
-            else ()
+            if past is not None and past[0] < len(ids) and past[0] != me else ()
         )
         members.append(
             Seeker(
-                id=ids[me],
-                zone=zone,
-                windows=tuple(windows),
-                goal_areas=goals,
-                rhythm=rhythm,
-                medium=medium,
-                languages=langs,
-                gender=gender,
-                age_bracket=age,
-                partner_genders=pg,
-                partner_age_brackets=pa,
-                partner_languages=pl,
-                blocks=blocks - {ids[me]},
-                past_partners=pasts,
-                waiting_since=NOW - timedelta(hours=waited),
-                carried_over=carried,
+                id=ids[me], zone=zone, windows=tuple(windows), goal_areas=goals, rhythm=rhythm,
+                medium=medium, languages=langs, gender=gender, age_bracket=age,
+                partner_genders=pg, partner_age_brackets=pa, partner_languages=pl,
+                blocks=blocks - {ids[me]}, past_partners=pasts,
+                waiting_since=NOW - timedelta(hours=waited), carried_over=carried,
             )
         )
     return members
@@ -276,16 +236,10 @@ def test_carry_over_leaves_one_member_with_priority_and_says_why() -> None:
     (left,) = result.unmatched
     assert left.reason == "odd_one_out" and left.priority
     # Regression: "You'll be first in line next round" was a promise priority cannot keep.
-    advice = match_pool(
-        pool, CommunitySettings(odd_policy="carry_over"), now=NOW, advise=True
-    ).advice[left.member_id]
-    told = render_waiting(
-        advice,
-        zone="Europe/Berlin",
-        now=NOW,
-        next_round=NOW + timedelta(days=7),
-        min_overlap_minutes=60,
-    )
+    advice = match_pool(pool, CommunitySettings(odd_policy="carry_over"), now=NOW,
+                        advise=True).advice[left.member_id]
+    told = render_waiting(advice, zone="Europe/Berlin", now=NOW, next_round=NOW + timedelta(days=7),
+                          min_overlap_minutes=60)
     assert advice.situation == "taken" and "first in line" not in told
     assert "You keep priority for the next round: a head start, though it can't promise" in told
 
@@ -306,17 +260,15 @@ def test_unmatched_members_are_told_the_honest_reason() -> None:
 
     far = Seeker(id="far", zone="UTC", windows=(Window(3, 6 * 60, 8 * 60),))
     blocked = evening("blocked", blocks=frozenset({"c"}))
-    result = match_pool(
-        [evening("a"), evening("b"), far, blocked, evening("c")],
-        CommunitySettings(odd_policy="carry_over"),
-        now=NOW,
-    )
+    result = match_pool([evening("a"), evening("b"), far, blocked, evening("c")],
+                        CommunitySettings(odd_policy="carry_over"), now=NOW)
     reasons = {u.member_id: u.reason for u in result.unmatched}
     assert reasons["far"] == "no_overlap"
     assert "blocked" not in reasons  # blocking c still leaves a and b
 
     picky = evening("picky", partner_genders=frozenset({"woman"}))
-    result = match_pool([picky, evening("m1", gender="man"), evening("m2", gender="man")], now=NOW)
+    result = match_pool([picky, evening("m1", gender="man"), evening("m2", gender="man")],
+                        now=NOW)
     assert {u.member_id: u.reason for u in result.unmatched} == {"picky": "preferences"}
 
 
@@ -330,9 +282,8 @@ def test_a_berlin_and_a_new_york_member_need_the_overlap_in_every_coming_week() 
     assert both_weeks.groups == ()
     assert {u.reason for u in both_weeks.unmatched} == {"no_overlap"}
 
-    first_week_only = match_pool(
-        [berlin, new_york], CommunitySettings(min_overlap_minutes=90, overlap_weeks=1), now=NOW
-    )
+    first_week_only = match_pool([berlin, new_york], CommunitySettings(
+        min_overlap_minutes=90, overlap_weeks=1), now=NOW)
     (group,) = first_week_only.groups
     assert group.explanation.weekly_overlap_minutes == 120
 
@@ -348,23 +299,12 @@ def test_a_berlin_and_a_new_york_member_need_the_overlap_in_every_coming_week() 
 
 
 def test_explanations_never_reveal_private_fields() -> None:
-    a = evening(
-        "a",
-        gender="secret-gender-a",
-        age_bracket="25-34",
-        partner_genders=frozenset({"secret-gender-b"}),
-        goal_areas=frozenset({"writing"}),
-        languages=frozenset({"en"}),
-        blocks=frozenset({"zz"}),
-    )
-    b = evening(
-        "b",
-        gender="secret-gender-b",
-        age_bracket="35-44",
-        partner_age_brackets=frozenset({"25-34"}),
-        goal_areas=frozenset({"writing"}),
-        languages=frozenset({"en"}),
-    )
+    a = evening("a", gender="secret-gender-a", age_bracket="25-34",
+                partner_genders=frozenset({"secret-gender-b"}), goal_areas=frozenset({"writing"}),
+                languages=frozenset({"en"}), blocks=frozenset({"zz"}))
+    b = evening("b", gender="secret-gender-b", age_bracket="35-44",
+                partner_age_brackets=frozenset({"25-34"}), goal_areas=frozenset({"writing"}),
+                languages=frozenset({"en"}))
     result = match_pool([a, b], now=NOW)
     (group,) = result.groups
     text = render_group(group, "a") + repr(group.explanation)
@@ -375,7 +315,8 @@ def test_explanations_never_reveal_private_fields() -> None:
 
 
 def test_the_message_shows_times_as_discord_timestamps_for_the_reader() -> None:
-    result = match_pool([evening("111", zone="Europe/London"), evening("222", zone="UTC")], now=NOW)
+    result = match_pool([evening("111", zone="Europe/London"), evening("222", zone="UTC")],
+                        now=NOW)
     (group,) = result.groups
     text = render_group(group, "111")
     assert text.startswith("You're matched with <@222>!")

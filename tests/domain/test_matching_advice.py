@@ -27,11 +27,8 @@ def applied(seeker: Seeker, change: Change) -> Seeker:
     if change.kind == "language":
         assert change.value is not None
         return dataclasses.replace(seeker, languages=seeker.languages | {change.value})
-    field = {
-        "wish_gender": "partner_genders",
-        "wish_age": "partner_age_brackets",
-        "wish_language": "partner_languages",
-    }[change.kind]
+    field = {"wish_gender": "partner_genders", "wish_age": "partner_age_brackets",
+             "wish_language": "partner_languages"}[change.kind]
     return dataclasses.replace(seeker, **{field: None})
 
 
@@ -118,9 +115,8 @@ def test_added_time_is_in_the_members_own_zone_across_a_dst_change() -> None:
     window that gives the overlap in both weeks."""
     now = datetime(2026, 3, 23, 8, tzinfo=UTC)
     ann = berlin("ann", (Window(0, 7 * 60, 8 * 60),))
-    tokyo = Seeker(
-        id="ken", zone="Asia/Tokyo", windows=tuple(Window(d, 2 * 60, 4 * 60) for d in range(7))
-    )  # 18:00-20:00 / 19:00-21:00 Berlin
+    tokyo = Seeker(id="ken", zone="Asia/Tokyo", windows=tuple(
+        Window(d, 2 * 60, 4 * 60) for d in range(7)))  # 18:00-20:00 / 19:00-21:00 Berlin
     advice = match_pool([ann, tokyo], now=now, advise=True).advice["ann"]
     assert advice.change is not None and advice.opens == 1
     changed = applied(ann, advice.change)
@@ -145,11 +141,8 @@ def test_only_news_to_the_member_makes_a_new_message() -> None:
     assert len(same) == 1
     news = {
         advice_key(MemberAdvice("a", "time", change=hour, opens=2)),
-        advice_key(
-            MemberAdvice(
-                "a", "ruled_out", ("rhythm",), change=Change("rhythm", value="weekly"), opens=1
-            )
-        ),
+        advice_key(MemberAdvice("a", "ruled_out", ("rhythm",),
+                                change=Change("rhythm", value="weekly"), opens=1)),
         advice_key(MemberAdvice("a", "time")),
         advice_key(MemberAdvice("a", "taken")),
         advice_key(MemberAdvice("a", "no_fit")),

@@ -36,28 +36,19 @@ def weights(draw: st.DrawFn) -> Weights:
             values[f.name] = draw(st.sampled_from([0, 1, int(high)]) | st.integers(0, int(high)))
         else:
             low = 0.01 if f.name == "overlap_half_hours" else 0.0
-            values[f.name] = draw(
-                st.sampled_from([low, high]) | st.floats(low, high, allow_nan=False)
-            )
+            values[f.name] = draw(st.sampled_from([low, high])
+                                  | st.floats(low, high, allow_nan=False))
     return Weights(**values)  # type: ignore[arg-type]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    pools(min_size=2, max_size=8),
-    weights(),
-    st.sampled_from(["trio", "carry_over"]),
-    st.sampled_from([300, 0]),
-)
+@given(pools(min_size=2, max_size=8), weights(), st.sampled_from(["trio", "carry_over"]),
+       st.sampled_from([300, 0]))
 def test_no_weights_up_to_the_maximum_ever_admit_a_forbidden_pair(
     pool: list[Seeker], w: Weights, policy: str, exact_max: int
 ) -> None:
-    cs = CommunitySettings(
-        weights=w,
-        odd_policy=policy,
-        exact_max_members=exact_max,  # type: ignore[arg-type]
-        k=2,
-    )
+    cs = CommunitySettings(weights=w, odd_policy=policy, exact_max_members=exact_max,  # type: ignore[arg-type]
+                           k=2)
     result = match_pool(pool, cs, now=NOW)
     check_invariants(pool, cs, result)  # every pair allowed by the reference, score exact
     assert all(g.score >= 0 for g in result.groups)  # never wrapped
@@ -80,14 +71,8 @@ def test_the_largest_weights_on_forbidden_pairs_still_pair_nobody() -> None:
     pool = [
         Seeker("a", "UTC", morning, waiting_since=long_ago, carried_over=True),
         Seeker("b", "UTC", evening, waiting_since=long_ago, carried_over=True),
-        Seeker(
-            "c",
-            "UTC",
-            morning,
-            gender="man",
-            partner_genders=frozenset({"woman"}),
-            carried_over=True,
-        ),
+        Seeker("c", "UTC", morning, gender="man", partner_genders=frozenset({"woman"}),
+               carried_over=True),
         Seeker("d", "UTC", evening, gender="man", carried_over=True, blocks=frozenset({"b"})),
     ]
     for exact_max in (300, 0):
@@ -134,13 +119,8 @@ def test_two_five_cycles_joined_by_a_path_pair_everyone() -> None:
     pool = _cycles_and_paths()
     assert len(pool) == 408
     for exact_max, k in ((0, 24), (0, 1), (300, 24)):
-        cs = CommunitySettings(
-            min_overlap_minutes=15,
-            overlap_weeks=1,
-            exact_max_members=exact_max,
-            k=k,
-            odd_policy="carry_over",
-        )
+        cs = CommunitySettings(min_overlap_minutes=15, overlap_weeks=1, exact_max_members=exact_max,
+                               k=k, odd_policy="carry_over")
         result = match_pool(pool, cs, now=NOW)
         assert result.totals.allowed_pairs == 12 * 35
         assert result.totals.matched == 408, (exact_max, k)

@@ -12,20 +12,9 @@ from bot.domain.matching.features import _slot_words
 from bot.domain.matching.model import Seeker
 
 ZONES = (
-    "UTC",
-    "Europe/Berlin",
-    "America/New_York",
-    "America/Los_Angeles",
-    "Asia/Kathmandu",
-    "Australia/Lord_Howe",
-    "Asia/Kolkata",
-    "Pacific/Chatham",
-    "America/St_Johns",
-    "Asia/Tokyo",
-    "Pacific/Kiritimati",
-    "Pacific/Pago_Pago",
-    "Australia/Sydney",
-    "America/Santiago",
+    "UTC", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Kathmandu",
+    "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham", "America/St_Johns", "Asia/Tokyo",
+    "Pacific/Kiritimati", "Pacific/Pago_Pago", "Australia/Sydney", "America/Santiago",
 )
 
 
@@ -36,13 +25,8 @@ def _windows(rng: random.Random) -> tuple[Window, ...]:
         end = min(1440, start + rng.choice((15, 30, 45, 60, 90, 240)))
         out.add(Window(rng.randint(0, 6), start, end))
         if rng.random() < 0.3 and end < 1440:  # a touching window
-            out.add(
-                Window(
-                    rng.randint(0, 6) if rng.random() < 0.2 else _last(out),
-                    end,
-                    min(1440, end + 60),
-                )
-            )
+            out.add(Window(rng.randint(0, 6) if rng.random() < 0.2 else _last(out), end,
+                           min(1440, end + 60)))
     return tuple(sorted(out))
 
 
@@ -50,17 +34,11 @@ def _last(windows: set[Window]) -> int:
     return max(w.day for w in windows)
 
 
-@pytest.mark.parametrize(
-    "now",
-    [
-        datetime(2026, 3, 5, tzinfo=UTC),
-        datetime(2026, 3, 24, tzinfo=UTC),
-        datetime(2026, 10, 22, tzinfo=UTC),
-        datetime(2026, 3, 30, tzinfo=UTC),
-        datetime(2026, 4, 1, tzinfo=UTC),
-        datetime(2026, 9, 24, tzinfo=UTC),
-    ],
-)
+@pytest.mark.parametrize("now", [
+    datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 3, 24, tzinfo=UTC),
+    datetime(2026, 10, 22, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC),
+    datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 9, 24, tzinfo=UTC),
+])
 def test_slot_words_equal_utc_slot_mask(now: datetime) -> None:
     rng = random.Random(now.toordinal())
     seekers = [Seeker(id=str(i), zone=rng.choice(ZONES), windows=_windows(rng)) for i in range(300)]
@@ -86,10 +64,8 @@ def test_shared_weeks_of_pairs_equal_one_by_one() -> None:
     fast = shared_weeks_of_pairs(words, weeks, first, second)
 
     def ints(i: int) -> list[int]:
-        return [
-            sum(int(words[w, q, i]) << (64 * q) for q in range(words.shape[1]))
-            for w in range(len(weeks))
-        ]
+        return [sum(int(words[w, q, i]) << (64 * q) for q in range(words.shape[1]))
+                for w in range(len(weeks))]
 
     for x in range(300):
         assert fast[x] == shared_weeks([ints(first[x]), ints(second[x])], weeks)

@@ -82,35 +82,21 @@ def broken(change: Any) -> dict[str, Any]:
     ("change", "member", "field"),
     [
         (lambda d: d["members"][1].update(zone="Mars/Olympus"), "ben", "zone"),
-        (
-            lambda d: d["members"][0]["availability"][1].update(end="17:00"),
-            "ana",
-            "availability[1].end",
-        ),
-        (
-            lambda d: d["members"][0]["availability"][0].update(day="someday"),
-            "ana",
-            "availability[0].day",
-        ),
+        (lambda d: d["members"][0]["availability"][1].update(end="17:00"), "ana",
+         "availability[1].end"),
+        (lambda d: d["members"][0]["availability"][0].update(day="someday"), "ana",
+         "availability[0].day"),
         (lambda d: d["members"][2].update(rhythm="daily"), "chloe", "rhythm"),
-        (
-            lambda d: d["members"][3]["preferences"].update(partner_age_brackets=["30-40"]),
-            "dev",
-            "preferences.partner_age_brackets",
-        ),
-        (
-            lambda d: d["members"][0]["past_partners"][0].update(ended="yesterday"),
-            "ana",
-            "past_partners[0].ended",
-        ),
-        (
-            lambda d: d["members"][4].update(waiting_since="2026-03-15T22:00:00"),
-            "emi",
-            "waiting_since",
-        ),
+        (lambda d: d["members"][3]["preferences"].update(partner_age_brackets=["30-40"]), "dev",
+         "preferences.partner_age_brackets"),
+        (lambda d: d["members"][0]["past_partners"][0].update(ended="yesterday"), "ana",
+         "past_partners[0].ended"),
+        (lambda d: d["members"][4].update(waiting_since="2026-03-15T22:00:00"), "emi",
+         "waiting_since"),
         (lambda d: d["members"][5].update(id="ana"), "ana", "id"),
         (lambda d: d["settings"].update(odd_policy="lottery"), "pool", "settings.odd_policy"),
-        (lambda d: d["settings"]["weights"].update(overlap=-1), "pool", "settings.weights.overlap"),
+        (lambda d: d["settings"]["weights"].update(overlap=-1), "pool",
+         "settings.weights.overlap"),
         (lambda d: d["settings"].update(colour="blue"), "pool", "settings.colour"),
         (lambda d: d["members"][6].pop("id"), "members[6]", "id"),
     ],
@@ -127,9 +113,8 @@ def test_bad_input_exits_2_with_one_line_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pool = tmp_path / "pool.json"
-    pool.write_text(
-        json.dumps(broken(lambda d: d["members"][1].update(zone="Mars/Olympus"))), encoding="utf-8"
-    )
+    pool.write_text(json.dumps(broken(lambda d: d["members"][1].update(zone="Mars/Olympus"))),
+                    encoding="utf-8")
     assert main(pool, tmp_path / "out.json", None, seed=0) == 2
     err = capsys.readouterr().err
     assert err == "pairbot match: ben zone: unknown IANA time zone 'Mars/Olympus'\n"
@@ -145,10 +130,10 @@ def test_bad_input_exits_2_with_one_line_on_stderr(
 # traceback (exit 1). Every malformed file now gives one line on stderr and exit 2.
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                               max_size=3),
     max_leaves=6,
 )
 
@@ -189,15 +174,12 @@ def _exits_cleanly(pool: Path, capsys: pytest.CaptureFixture[str]) -> int:
     return code
 
 
-@settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    changes=st.lists(st.tuples(st.sampled_from(EXAMPLE_PATHS), JSON_VALUES), min_size=1, max_size=3)
-)
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.tuples(st.sampled_from(EXAMPLE_PATHS), JSON_VALUES), min_size=1,
+                       max_size=3))
 def test_a_wrong_type_at_any_depth_gives_one_line_and_exit_2_never_a_traceback(
-    changes: list[tuple[tuple[Any, ...], Any]],
-    tmp_path_factory: pytest.TempPathFactory,
+    changes: list[tuple[tuple[Any, ...], Any]], tmp_path_factory: pytest.TempPathFactory,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     data: Any = example()
@@ -217,17 +199,11 @@ def test_a_wrong_type_at_any_depth_gives_one_line_and_exit_2_never_a_traceback(
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"members": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "nested too deeply"),
         ('{"members": [{"id": "j\xf6rg"}]}'.encode("latin-1"), "not UTF-8 text (byte 22 is 0xf6)"),
-        (
-            b'{"members": [{"id": "a", "zone": "UTC", "availability": [{"day": 0, "start": '
-            + b"9" * 5_000
-            + b', "end": 60}]}]}',
-            "not valid JSON",
-        ),
+        (b'{"members": [{"id": "a", "zone": "UTC", "availability": [{"day": 0, "start": '
+         + b"9" * 5_000 + b', "end": 60}]}]}', "not valid JSON"),
         (b'{"now": "9999-12-31T00:00:00Z", "members": []}', "now: must be in the years"),
-        (
-            b'{"settings": {"weights": {"waiting": 1e308}}, "members": []}',
-            "settings.weights.waiting: must be a number from 0 to 100",
-        ),
+        (b'{"settings": {"weights": {"waiting": 1e308}}, "members": []}',
+         "settings.weights.waiting: must be a number from 0 to 100"),
         (b'{"members": [{"id": "a\\nb", "zone": 5}]}', "a\\nb zone: must be a non-empty string"),
     ],
 )
@@ -248,13 +224,7 @@ def test_the_command_line_prints_no_traceback_for_a_deeply_nested_pool(tmp_path:
 
     pool = tmp_path / "pool.json"
     pool.write_bytes(b"[" * 100_000 + b"]" * 100_000)
-    run = subprocess.run(
-        [sys.executable, "-m", "bot", "match", "--pool", str(pool)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    run = subprocess.run([sys.executable, "-m", "bot", "match", "--pool", str(pool)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert run.returncode == 2
     assert run.stderr == "pairbot match: pool file: nested too deeply to be a pool file\n"

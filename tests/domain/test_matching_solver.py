@@ -82,15 +82,13 @@ def test_the_sparse_solver_is_sound_on_any_small_graph(
 @settings(max_examples=300, deadline=None)
 @given(graphs(), st.data())
 def test_paths_through_edges_the_sparse_graph_dropped_are_found_on_the_full_graph(
-    graph: tuple[int, np.ndarray, np.ndarray],
-    data: st.DataObject,
+    graph: tuple[int, np.ndarray, np.ndarray], data: st.DataObject,
 ) -> None:
     """The candidate graph keeps only some allowed pairs; the full-graph phase still reaches
     the maximum of the FULL graph, scoring the edges its paths add."""
     n, edges, points = graph
-    keep = np.array(
-        data.draw(st.lists(st.booleans(), min_size=len(edges), max_size=len(edges))), dtype=bool
-    )
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(edges), max_size=len(edges))),
+                    dtype=bool)
     sub, sub_points = edges[keep], points[keep]
     lookup = {(int(a), int(b)): int(w) for (a, b), w in zip(edges, points, strict=True)}
     nbrs: dict[int, list[int]] = {v: [] for v in range(n)}
@@ -102,9 +100,8 @@ def test_paths_through_edges_the_sparse_graph_dropped_are_found_on_the_full_grap
         return np.array(nbrs[v], dtype=np.int64)
 
     def score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.array(
-            [lookup[(min(x, y), max(x, y))] for x, y in zip(a, b, strict=True)], dtype=np.int64
-        )
+        return np.array([lookup[(min(x, y), max(x, y))] for x, y in zip(a, b, strict=True)],
+                        dtype=np.int64)
 
     pairs = solve_sparse(n, sub, sub_points)
     active = np.array([bool(nbrs[v]) for v in range(n)])

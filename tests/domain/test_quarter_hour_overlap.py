@@ -46,14 +46,8 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 def profile(user_id: int, zone: str, availability: str) -> PublicProfile:
     return PublicProfile(
-        user_id=user_id,
-        timezone=zone,
-        windows=parse_availability(availability),
-        goal_areas=("writing",),
-        intro=None,
-        goals_text=None,
-        rhythm="weekly",
-        medium="video",
+        user_id=user_id, timezone=zone, windows=parse_availability(availability),
+        goal_areas=("writing",), intro=None, goals_text=None, rhythm="weekly", medium="video",
         languages=("English",),
     )
 
@@ -78,11 +72,8 @@ def exact_intervals(windows: Sequence[Window], zone: str, week: datetime) -> lis
             if w.day != day.weekday():
                 continue
             start = local_to_utc(day, dt.time(w.start // 60, w.start % 60), tz)
-            end = (
-                local_to_utc(day + timedelta(days=1), dt.time(0), tz)
-                if w.end == 1440
-                else local_to_utc(day, dt.time(w.end // 60, w.end % 60), tz)
-            )
+            end = (local_to_utc(day + timedelta(days=1), dt.time(0), tz) if w.end == 1440
+                   else local_to_utc(day, dt.time(w.end // 60, w.end % 60), tz))
             start, end = max(start, week), min(end, end_of_week)
             if end > start:
                 spans.append((start, end))
@@ -125,8 +116,7 @@ def test_two_kathmandu_members_free_18_to_21_overlap_18_to_21_not_18_15_to_20_45
     now = utc(2026, 6, 1, 6)
     minutes_shown, lines = overlap_summary(
         profile(1, "Asia/Kathmandu", "Mon 18:00-21:00"),
-        profile(2, "Asia/Kathmandu", "Mon 18:00-21:00"),
-        now,
+        profile(2, "Asia/Kathmandu", "Mon 18:00-21:00"), now,
     )
     assert minutes_shown == 180
     start, end = int(utc(2026, 6, 1, 12, 15).timestamp()), int(utc(2026, 6, 1, 15, 15).timestamp())
@@ -145,11 +135,8 @@ def test_kathmandu_with_kolkata_is_13_75_hours_where_it_really_is_not_12_5() -> 
     first_week = group.explanation.weeks[0]
     # Monday: Kolkata 18:00-21:00 = 12:30-15:30 UTC, Kathmandu = 12:15-15:15 UTC.
     assert first_week.intervals[0] == (utc(2026, 6, 8, 12, 30), utc(2026, 6, 8, 15, 15))
-    shown, _ = overlap_summary(
-        profile(1, a.zone, "Mon-Fri 18:00-21:00"),
-        profile(2, b.zone, "Mon-Fri 18:00-21:00"),
-        utc(2026, 6, 7, 20),
-    )
+    shown, _ = overlap_summary(profile(1, a.zone, "Mon-Fri 18:00-21:00"),
+                               profile(2, b.zone, "Mon-Fri 18:00-21:00"), utc(2026, 6, 7, 20))
     assert shown == 13 * 60 + 45  # the forum card says the same as the round
 
 
@@ -195,45 +182,23 @@ def test_a_meeting_is_suggested_on_the_quarter_hour_when_the_overlap_starts_ther
 
 
 ODD_ZONES = [
-    "Asia/Kathmandu",
-    "Asia/Kolkata",
-    "Pacific/Chatham",
-    "Australia/Eucla",
-    "Australia/Adelaide",
-    "Australia/Lord_Howe",
-    "America/St_Johns",
-    "Pacific/Marquesas",
-    "Asia/Tehran",
-    "Asia/Yangon",
-    "Europe/Berlin",
-    "America/New_York",
-    "UTC",
-    "Pacific/Kiritimati",
+    "Asia/Kathmandu", "Asia/Kolkata", "Pacific/Chatham", "Australia/Eucla", "Australia/Adelaide",
+    "Australia/Lord_Howe", "America/St_Johns", "Pacific/Marquesas", "Asia/Tehran",
+    "Asia/Yangon", "Europe/Berlin", "America/New_York", "UTC", "Pacific/Kiritimati",
 ]
 # Weeks with a switch in some of those zones (Chatham and Lord Howe in April and September,
 # Adelaide in April and October, St John's and New York in March and November, Berlin in March
 # and October) and weeks without one.
 SWITCH_WEEKS = [
-    utc(2026, 3, 2),
-    utc(2026, 3, 23),
-    utc(2026, 3, 30),
-    utc(2026, 4, 6),
-    utc(2026, 6, 1),
-    utc(2026, 9, 21),
-    utc(2026, 9, 28),
-    utc(2026, 10, 5),
-    utc(2026, 10, 26),
-    utc(2026, 11, 2),
+    utc(2026, 3, 2), utc(2026, 3, 23), utc(2026, 3, 30), utc(2026, 4, 6), utc(2026, 6, 1),
+    utc(2026, 9, 21), utc(2026, 9, 28), utc(2026, 10, 5), utc(2026, 10, 26), utc(2026, 11, 2),
 ]
 quarter_windows = st.lists(
     st.builds(
         lambda day, a, length: Window(day, a * 15, min(a * 15 + length * 15, 1440)),
-        st.integers(0, 6),
-        st.integers(0, 95),
-        st.integers(1, 40),
+        st.integers(0, 6), st.integers(0, 95), st.integers(1, 40),
     ),
-    min_size=1,
-    max_size=4,
+    min_size=1, max_size=4,
 )
 any_week = st.sampled_from(SWITCH_WEEKS) | st.integers(0, 104).map(
     lambda k: utc(2026, 1, 5) + timedelta(days=7 * k)
@@ -241,27 +206,12 @@ any_week = st.sampled_from(SWITCH_WEEKS) | st.integers(0, 104).map(
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    quarter_windows,
-    st.sampled_from(ODD_ZONES),
-    quarter_windows,
-    st.sampled_from(ODD_ZONES),
-    any_week,
-)
-@example(
-    [Window(0, 18 * 60, 21 * 60)],
-    "Asia/Kathmandu",
-    [Window(0, 18 * 60, 21 * 60)],
-    "Asia/Kolkata",
-    utc(2026, 6, 1),
-)
-@example(
-    [Window(6, 120, 240)],
-    "Pacific/Chatham",
-    [Window(5, 0, 1440), Window(6, 0, 1440)],
-    "UTC",
-    utc(2026, 9, 21),
-)
+@given(quarter_windows, st.sampled_from(ODD_ZONES), quarter_windows, st.sampled_from(ODD_ZONES),
+       any_week)
+@example([Window(0, 18 * 60, 21 * 60)], "Asia/Kathmandu", [Window(0, 18 * 60, 21 * 60)],
+         "Asia/Kolkata", utc(2026, 6, 1))
+@example([Window(6, 120, 240)], "Pacific/Chatham", [Window(5, 0, 1440), Window(6, 0, 1440)],
+         "UTC", utc(2026, 9, 21))
 def test_bitset_overlap_equals_exact_interval_arithmetic_in_any_zone(
     a: list[Window], zone_a: str, b: list[Window], zone_b: str, week: datetime
 ) -> None:
@@ -276,12 +226,8 @@ def test_bitset_overlap_equals_exact_interval_arithmetic_in_any_zone(
     assert mask_to_utc_intervals(mask_a & mask_b, week) == merged
     assert overlap_minutes(mask_a, mask_b) == minutes(exact)
     # The matcher's vectorised masks and popcounts count the same minutes.
-    p = encode(
-        [Seeker("a", zone_a, tuple(a)), Seeker("b", zone_b, tuple(b))],
-        CommunitySettings(overlap_weeks=1),
-        [week],
-        week - timedelta(days=1),
-    )
+    p = encode([Seeker("a", zone_a, tuple(a)), Seeker("b", zone_b, tuple(b))],
+               CommunitySettings(overlap_weeks=1), [week], week - timedelta(days=1))
     i = next(k for k, s in enumerate(p.seekers) if s.id == "a")
     j = 1 - i
     slots = evaluate_pairs(p, np.array([i]), np.array([j])).overlap_slots
@@ -310,11 +256,8 @@ def test_every_zone_offset_in_use_is_a_whole_number_of_slots() -> None:
 
 @pytest.mark.parametrize(
     ("text", "suggested", "typed"),
-    [
-        ("Mon 18:10-19:00", "18:15", "18:10"),
-        ("Tue 6pm-7:20pm", "19:15", "7:20pm"),
-        ("weekdays 18:00-21:05", "21:00", "21:05"),
-    ],
+    [("Mon 18:10-19:00", "18:15", "18:10"), ("Tue 6pm-7:20pm", "19:15", "7:20pm"),
+     ("weekdays 18:00-21:05", "21:00", "21:05")],
 )
 def test_times_off_the_quarter_hour_are_refused_politely_not_rounded(
     text: str, suggested: str, typed: str
@@ -330,15 +273,8 @@ def test_times_off_the_quarter_hour_are_refused_politely_not_rounded(
 
 
 def test_a_pool_window_off_the_quarter_hour_names_the_member_and_field() -> None:
-    raw = {
-        "members": [
-            {
-                "id": "ana",
-                "zone": "UTC",
-                "availability": [{"day": "mon", "start": "18:10", "end": "19:00"}],
-            }
-        ]
-    }
+    raw = {"members": [{"id": "ana", "zone": "UTC",
+                        "availability": [{"day": "mon", "start": "18:10", "end": "19:00"}]}]}
     with pytest.raises(PoolFormatError) as caught:
         parse_pool(raw)
     assert (caught.value.member, caught.value.field) == ("ana", "availability[0].start")
@@ -356,6 +292,5 @@ def test_the_next_7_days_count_a_run_at_the_horizon_only_up_to_it() -> None:
     assert shown == 5 * 60
     horizon = int(utc(2026, 6, 8, 12, 30).timestamp())
     assert lines[-1].endswith(f"<t:{horizon}:t>")
-    assert lines[0] == (
-        f"• <t:{int(now.timestamp())}:F> – <t:{int(utc(2026, 6, 1, 13, 15).timestamp())}:t>"
-    )
+    assert lines[0] == (f"• <t:{int(now.timestamp())}:F> – "
+                        f"<t:{int(utc(2026, 6, 1, 13, 15).timestamp())}:t>")

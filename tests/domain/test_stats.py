@@ -17,37 +17,20 @@ MONDAY = date(2026, 3, 2)
 
 def record(status: str, week: int, reason: str | None = None, area: str = "writing") -> GoalRecord:
     due = MONDAY + timedelta(days=7 * week + 4)
-    return GoalRecord(
-        status=status, due=due, created=due - timedelta(days=3), area=area, reason=reason
-    )
+    return GoalRecord(status=status, due=due, created=due - timedelta(days=3), area=area,
+                      reason=reason)
 
 
 def test_weeks_are_tallied_in_order_ending_with_the_current_one() -> None:
-    history = [
-        record("done", 0),
-        record("missed", 0, "work"),
-        record("partly", 2),
-        record("done", 2),
-        record("missed", 3, "work"),
-        record("missed", 3, "family"),
-        record("done", -20),
-    ]  # too old to show
-    stats = member_stats(
-        history,
-        snoozed={MONDAY + timedelta(days=7)},
-        open_goals=2,
-        streak=1,
-        today=MONDAY + timedelta(days=7 * 3 + 2),
-        zone="Europe/Berlin",
-        weeks=4,
-    )
+    history = [record("done", 0), record("missed", 0, "work"), record("partly", 2),
+               record("done", 2), record("missed", 3, "work"), record("missed", 3, "family"),
+               record("done", -20)]  # too old to show
+    stats = member_stats(history, snoozed={MONDAY + timedelta(days=7)}, open_goals=2, streak=1,
+                         today=MONDAY + timedelta(days=7 * 3 + 2), zone="Europe/Berlin",
+                         weeks=4)
     assert [w.week for w in stats.weeks] == [MONDAY + timedelta(days=7 * k) for k in range(4)]
     assert [(w.done, w.partly, w.missed, w.snoozed) for w in stats.weeks] == [
-        (1, 0, 1, False),
-        (0, 0, 0, True),
-        (1, 1, 0, False),
-        (0, 0, 2, False),
-    ]
+        (1, 0, 1, False), (0, 0, 0, True), (1, 1, 0, False), (0, 0, 2, False)]
     assert stats.completion == (2 + 0.5) / 6
     assert stats.reasons == (("work", 2), ("family", 1))
     text = stats.render()
@@ -58,14 +41,8 @@ def test_weeks_are_tallied_in_order_ending_with_the_current_one() -> None:
 
 
 def test_a_new_member_sees_their_weeks_from_their_first_goal() -> None:
-    stats = member_stats(
-        [record("done", 1)],
-        snoozed=set(),
-        open_goals=0,
-        streak=1,
-        today=MONDAY + timedelta(days=7 * 2),
-        zone="UTC",
-    )
+    stats = member_stats([record("done", 1)], snoozed=set(), open_goals=0, streak=1,
+                         today=MONDAY + timedelta(days=7 * 2), zone="UTC")
     assert [w.week for w in stats.weeks] == [MONDAY + timedelta(days=7 * k) for k in (1, 2)]
     assert "(2 weeks)" in stats.render()
 
@@ -78,11 +55,8 @@ def test_without_finished_goals_there_is_no_rate_and_no_best_week() -> None:
 
 
 def test_the_chart_draws_each_outcome_in_its_colour() -> None:
-    weeks = [
-        WeekTally(MONDAY, done=2),
-        WeekTally(MONDAY + timedelta(days=7), missed=1),
-        WeekTally(MONDAY + timedelta(days=14), snoozed=True),
-    ]
+    weeks = [WeekTally(MONDAY, done=2), WeekTally(MONDAY + timedelta(days=7), missed=1),
+             WeekTally(MONDAY + timedelta(days=14), snoozed=True)]
     image = Image.open(io.BytesIO(weekly_chart(weeks))).convert("RGB")
     assert image.size == (720, 360)
     colours = {image.getpixel((x, y)) for x in range(0, 720, 3) for y in range(70, 310, 3)}
@@ -98,25 +72,12 @@ def test_community_counts_read_as_a_moderator_would_want() -> None:
 
     ran = datetime(2026, 3, 16, 17, tzinfo=UTC)
     stats = CommunityStats(
-        since=datetime(2026, 3, 1, tzinfo=UTC),
-        profiles=40,
-        seeking=6,
-        paused=2,
-        proposed=1,
-        trial=3,
-        active=12,
-        with_meeting=13,
-        quiet=2,
-        started=5,
-        ended=(("declined", 2), ("ended", 1)),
-        meetings=MeetingTally(past=50, held=45, disputed=3, missed=2),
-        checkins_asked=120,
-        checkins_answered=90,
-        done=60,
-        partly=10,
-        missed=30,
-        missed_never_asked=4,
-        open_reports=1,
+        since=datetime(2026, 3, 1, tzinfo=UTC), profiles=40, seeking=6, paused=2, proposed=1,
+        trial=3, active=12, with_meeting=13, quiet=2, started=5,
+        ended=(("declined", 2), ("ended", 1)), meetings=MeetingTally(
+            past=50, held=45, disputed=3, missed=2),
+        checkins_asked=120, checkins_answered=90, done=60, partly=10, missed=30,
+        missed_never_asked=4, open_reports=1,
         last_round=LastRound(ran, 9, 4, 1),
     )
     text = stats.render()

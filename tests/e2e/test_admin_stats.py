@@ -19,10 +19,7 @@ from tests.e2e.test_partnerships import join, partners
 
 MEETINGS = [datetime(2026, 1, 5, 18, 0, tzinfo=UTC) + timedelta(weeks=k) for k in range(4)]
 ANSWERS = [  # (alice, bob) each week
-    ("Yes, we met", "No"),
-    ("No", "No"),
-    ("Yes, we met", "Yes, we met"),
-    (None, None),
+    ("Yes, we met", "No"), ("No", "No"), ("Yes, we met", "Yes, we met"), (None, None),
 ]
 
 
@@ -36,24 +33,18 @@ async def recount(sb: Sandbox, since: datetime, now: datetime) -> dict[str, int]
     """The figures, straight from the tables with plain SQL and Python counting."""
     g = sb.guild.id
     async with sb.bot.deps.sessions() as session:
-
         async def rows(sql: str, **params: object) -> list[tuple[object, ...]]:
             return [tuple(r) for r in (await session.execute(text(sql), params)).all()]
 
-        pships = await rows(
-            "SELECT state, started_at, ended_at FROM partnerships WHERE guild_id = :g", g=g
-        )
+        pships = await rows("SELECT state, started_at, ended_at FROM partnerships "
+                            "WHERE guild_id = :g", g=g)
         meetings = await rows(
             "SELECT m.id, m.occurs_at, m.state FROM meetings m JOIN partnerships p "
-            "ON p.id = m.partnership_id WHERE p.guild_id = :g",
-            g=g,
-        )
+            "ON p.id = m.partnership_id WHERE p.guild_id = :g", g=g)
         answers = await rows("SELECT meeting_id, answer FROM meeting_answers")
         checkins = await rows(
             "SELECT c.goal_id, c.asked_for, c.answer FROM checkins c JOIN goals o "
-            "ON o.id = c.goal_id WHERE o.guild_id = :g",
-            g=g,
-        )
+            "ON o.id = c.goal_id WHERE o.guild_id = :g", g=g)
         goal_rows = await rows("SELECT id, status, due_date FROM goals WHERE guild_id = :g", g=g)
 
     def moment(value: object) -> datetime:
@@ -106,25 +97,14 @@ async def test_admin_stats_figures_equal_an_independent_recount(sb: Sandbox) -> 
     async with unit_of_work(sb.bot.deps.sessions) as session:  # a goal nobody ever asked about
         row = await find_member(session, guild_id=sb.guild.id, user_id=bob.id)
         assert row is not None
-        session.add(
-            Goal(
-                guild_id=sb.guild.id,
-                member_id=row.id,
-                text="bob: old goal",
-                due_date=date(2026, 1, 4),
-                status="missed",
-                created_at=sb.clock.now(),
-                updated_at=sb.clock.now(),
-            )
-        )
+        session.add(Goal(guild_id=sb.guild.id, member_id=row.id, text="bob: old goal",
+                         due_date=date(2026, 1, 4), status="missed",
+                         created_at=sb.clock.now(), updated_at=sb.clock.now()))
     for meeting, answers in zip(MEETINGS, ANSWERS, strict=True):
         await travel(sb, meeting + timedelta(hours=1))
         for who, answer in zip((alice, bob), answers, strict=True):
-            asked = [
-                m
-                for m in who.dms()
-                if "Did you meet" in m.content and f"<t:{int(meeting.timestamp())}:f>" in m.content
-            ]
+            asked = [m for m in who.dms() if "Did you meet" in m.content
+                     and f"<t:{int(meeting.timestamp())}:f>" in m.content]
             assert len(asked) == 1, (who.name, meeting)
             if answer is not None:
                 await who.press(asked[0], answer)

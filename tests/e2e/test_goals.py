@@ -220,13 +220,10 @@ async def test_a_tokyo_sao_paulo_pair_goes_through_a_week_of_goals(sb: Sandbox) 
     [checkin] = written["checkins"]
     assert checkin["answer"] == "partly" and checkin["note"] == note
     assert [f["text"] for f in checkin["feedback_received"]] == [
-        "Proud of you @everyone! Same time Tue?"
-    ]
+        "Proud of you @everyone! Same time Tue?"]
     bias = json.loads((await bia.slash("privacy export")).attachments[0].data)
-    assert bias["goals"][0]["missed"] == {
-        "reason": "work",
-        "reflection": "Run before work, not after.",
-    }
+    assert bias["goals"][0]["missed"] == {"reason": "work",
+                                          "reflection": "Run before work, not after."}
     assert [f["text"] for f in bias["feedback_given"]] == ["Proud of you @everyone! Same time Tue?"]
 
 

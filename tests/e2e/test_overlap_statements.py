@@ -11,7 +11,9 @@ from tests.e2e.test_profiles_forum import write_profile
 
 
 def stamps(text: str, style: str) -> list[datetime]:
-    return [datetime.fromtimestamp(int(x), UTC) for x in re.findall(rf"<t:(\d+):{style}>", text)]
+    return [
+        datetime.fromtimestamp(int(x), UTC) for x in re.findall(rf"<t:(\d+):{style}>", text)
+    ]
 
 
 async def test_a_monday_round_names_the_week_its_overlap_is_about(sb: Sandbox) -> None:

@@ -102,12 +102,9 @@ async def test_delete_asks_first_then_ends_the_partnership_kindly(sb: Sandbox) -
     assert row is not None and row.timezone is None and row.intro is None
     async with unit_of_work(sb.bot.deps.sessions) as session:
         assert await session.get(MemberPrivate, row.id) is None
-        assert (
-            await session.scalar(
-                select(func.count()).select_from(Goal).where(Goal.member_id == row.id)
-            )
-            == 0
-        )
+        assert await session.scalar(
+            select(func.count()).select_from(Goal).where(Goal.member_id == row.id)
+        ) == 0
     left = exported(await alice.slash("privacy export"))
     assert left["private"] is None and left["goals"] == [] and left["profile"]["intro"] is None
     for who in (bob, sb.moderator):
@@ -119,11 +116,8 @@ async def test_delete_with_nothing_shared_removes_the_member_entirely(sb: Sandbo
     await carol.slash("goal add", text="Run twice a week")
     await carol.slash("checkin snooze", week="next")
     carol_id = (await member_row(sb, carol)).id
-    tables = (
-        (Goal, Goal.member_id),
-        (Snooze, Snooze.member_id),
-        (MemberPrivate, MemberPrivate.member_id),
-    )
+    tables = ((Goal, Goal.member_id), (Snooze, Snooze.member_id),
+              (MemberPrivate, MemberPrivate.member_id))
     async with unit_of_work(sb.bot.deps.sessions) as session:
         for table, column in tables:
             rows = select(func.count()).select_from(table).where(column == carol_id)

@@ -30,7 +30,8 @@ async def proposal(sb: Sandbox) -> str:
     """The round's proposal in the pair's new private thread."""
     await sb.tick()
     thread = await sb.emu.wait_for(
-        lambda: sb.pairs.threads[-1] if sb.pairs.threads and sb.pairs.threads[-1].messages else None
+        lambda: sb.pairs.threads[-1] if sb.pairs.threads and sb.pairs.threads[-1].messages
+        else None
     )
     return "\n".join(m.content for m in thread.messages)
 

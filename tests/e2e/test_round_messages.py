@@ -64,7 +64,8 @@ async def test_an_unmatchable_member_hears_once_per_real_change_with_the_smalles
     left = await dan.slash("partner leave")
     assert left.ephemeral
     erin = sb.member("erin")
-    await seeker(erin, timezone="Asia/Seoul", availability="Mon-Fri 07:00-08:00", rhythm="biweekly")
+    await seeker(erin, timezone="Asia/Seoul", availability="Mon-Fri 07:00-08:00",
+                 rhythm="biweekly")
     await next_scheduled_round(sb)
     second = round_dms(carol)[-1]
     assert len(round_dms(carol)) == 2
@@ -101,9 +102,7 @@ async def test_match_now_and_the_scheduled_round_the_same_day_send_one_message(
     [left] = [m for m in (alice, bob, erin) if round_dms(m)]
     assert "paired with someone else this round" in round_dms(left)[0].content
     proposal = next(
-        m
-        for channel in sb.emu.world.channels.values()
-        for m in channel.messages
+        m for channel in sb.emu.world.channels.values() for m in channel.messages
         if "Accept" in m.button_labels
     )
     for member in (alice, bob, erin):
@@ -119,10 +118,8 @@ async def test_match_now_and_the_scheduled_round_the_same_day_send_one_message(
     assert len(round_dms(left)) == 1
     await next_scheduled_round(sb)
     assert len(round_dms(left)) == 2 and len(round_dms(carol)) == 1
-    assert (
-        "ruled out" in round_dms(left)[1].content
-        or "None of the members" in round_dms(left)[1].content
-    )
+    assert "ruled out" in round_dms(left)[1].content or "None of the members" in \
+        round_dms(left)[1].content
 
 
 async def test_a_member_without_wishes_is_never_told_a_preference_rules_everyone_out(
@@ -156,9 +153,7 @@ async def test_a_priority_promise_that_cannot_be_kept_is_corrected_once(sb: Sand
     await seeker(bob)
     await match_now(sb)
     proposal = next(
-        m
-        for channel in sb.emu.world.channels.values()
-        for m in channel.messages
+        m for channel in sb.emu.world.channels.values() for m in channel.messages
         if "Decline" in m.button_labels
     )
     opened = await alice.press(proposal, "Decline")
@@ -168,10 +163,8 @@ async def test_a_priority_promise_that_cannot_be_kept_is_corrected_once(sb: Sand
     await sb.advance(timedelta(minutes=3))
     await match_now(sb)
     [told] = round_dms(alice)
-    assert (
-        "You had priority this round, but priority can only choose among members who fit"
+    assert "You had priority this round, but priority can only choose among members who fit" \
         in told.content
-    )
     assert "no change on your side would help right now" in told.content
     assert "first in line" not in told.content
     await next_scheduled_round(sb)

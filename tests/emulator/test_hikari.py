@@ -67,3 +67,4 @@ async def test_hikari_logs_in_sees_its_guild_and_answers_an_interaction(
     transport = emu.gateway.history[0]
     assert transport.compressed and transport.binary_frames > 0 and transport.text_frames == 0
     assert emu.gateway.identify_count == 1
+

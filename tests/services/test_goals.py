@@ -676,11 +676,8 @@ async def test_planning_is_per_member_and_no_tick_reads_everyone(world: World) -
     # regular check-in is after it is due, so only its review stays.
     await world.at(datetime(2026, 1, 5, 11, 0, tzinfo=UTC))
     assert len(await world.checkins()) == 1
-    pending = [
-        r
-        for r in await world.rows()
-        if r.state == "pending" and r.kind in ("checkin_plan", "goal_review")
-    ]
+    pending = [r for r in await world.rows() if r.state == "pending" and r.kind in (
+        "checkin_plan", "goal_review")]
     assert [(r.kind, r.due_at) for r in pending] == [("goal_review", REVIEW_TOKYO)]
     # Planning rows lost (say, deleted by hand): the sweep finds the overdue member again.
     async with unit_of_work(world.sessions) as session:

@@ -52,14 +52,8 @@ EXTRA_WINDOW_SLOTS = 4
 """Added windows may be this many slots longer than the minimum overlap (to span a gap)."""
 FEW_SHARED = 3
 """Moderators' hint: at most this many members share enough time."""
-_KIND_ORDER = {
-    "time": 0,
-    "rhythm": 1,
-    "language": 2,
-    "wish_gender": 3,
-    "wish_age": 3,
-    "wish_language": 3,
-}
+_KIND_ORDER = {"time": 0, "rhythm": 1, "language": 2, "wish_gender": 3, "wish_age": 3,
+               "wish_language": 3}
 
 
 def _hits(wants: npt.NDArray[np.uint64], i: int, has: npt.NDArray[np.uint64]) -> Mask:
@@ -99,29 +93,20 @@ def _sides(p: PoolArrays, i: int) -> _Sides:
     ev = evaluate_pairs(p, np.full(n, i), everyone)
     allowed = ev.points >= 0
     time = ev.overlap_slots >= p.min_slots
-    rhythm = ((p.rhythm_accepts[i] & p.rhythm_bit) != 0) & (
-        (p.rhythm_accepts & p.rhythm_bit[i]) != 0
-    )
+    rhythm = ((p.rhythm_accepts[i] & p.rhythm_bit) != 0) & ((p.rhythm_accepts & p.rhythm_bit[i])
+                                                            != 0)
     language = _hits(p.lang_req, i, p.lang_req)
-    theirs = (
-        _hits_rev(p.pref_gender, p.gender, i)
-        & _hits_rev(p.pref_age, p.age, i)
-        & _hits_rev(p.pref_lang, p.langs_any, i)
-    )
+    theirs = (_hits_rev(p.pref_gender, p.gender, i) & _hits_rev(p.pref_age, p.age, i)
+              & _hits_rev(p.pref_lang, p.langs_any, i))
     free = np.ones(n, dtype=bool)
     free[i] = False
     banned = p.forbidden.get(i)
     if banned is not None:
         free[banned] = False
     sides = _Sides(
-        allowed=allowed,
-        time=time,
-        rhythm=rhythm,
-        language=language,
-        wish_gender=_hits(p.pref_gender, i, p.gender),
-        wish_age=_hits(p.pref_age, i, p.age),
-        wish_language=_hits(p.pref_lang, i, p.langs_any),
-        possible=free & theirs,
+        allowed=allowed, time=time, rhythm=rhythm, language=language,
+        wish_gender=_hits(p.pref_gender, i, p.gender), wish_age=_hits(p.pref_age, i, p.age),
+        wish_language=_hits(p.pref_lang, i, p.langs_any), possible=free & theirs,
         overlap=ev.overlap_slots,
     )
     rebuilt = sides.possible & time & rhythm & language & sides.wishes
@@ -144,9 +129,8 @@ def _hint(s: _Sides, i: int) -> str:
     return ""
 
 
-def advise(
-    p: PoolArrays, members: Sequence[int], *, allowed_degree: npt.NDArray[np.int64]
-) -> dict[str, MemberAdvice]:
+def advise(p: PoolArrays, members: Sequence[int], *, allowed_degree: npt.NDArray[np.int64]
+           ) -> dict[str, MemberAdvice]:
     """Advice for the given members (internal indices) of an encoded pool."""
     out: dict[str, MemberAdvice] = {}
     for i in members:
@@ -175,12 +159,8 @@ def advise(
             obstacles = tuple(found)
         change, opens = _best_change(p, i, s)
         out[seeker.id] = MemberAdvice(
-            seeker.id,
-            "ruled_out" if sharing.any() else "time",
-            obstacles=obstacles,
-            change=change,
-            opens=opens,
-            hint=hint,
+            seeker.id, "ruled_out" if sharing.any() else "time", obstacles=obstacles,
+            change=change, opens=opens, hint=hint,
         )
     return out
 
@@ -203,9 +183,8 @@ def _best_change(p: PoolArrays, i: int, s: _Sides) -> tuple[Change | None, int]:
     others = s.possible & s.time & s.language & s.wishes
     for rhythm in CHOOSABLE_RHYTHMS:  # the rhythms /profile offers
         if rhythm != seeker.rhythm:
-            ok = ((_RHYTHM_ACCEPTS[rhythm] & p.rhythm_bit) != 0) & (
-                (p.rhythm_accepts & _RHYTHM_BIT[rhythm]) != 0
-            )
+            ok = (((_RHYTHM_ACCEPTS[rhythm] & p.rhythm_bit) != 0)
+                  & ((p.rhythm_accepts & _RHYTHM_BIT[rhythm]) != 0))
             options.append((Change("rhythm", value=rhythm), int(np.count_nonzero(others & ok))))
     if seeker.languages and p.settings.require_common_language:
         blocked = s.possible & s.time & s.rhythm & s.wishes & ~s.language
@@ -215,9 +194,8 @@ def _best_change(p: PoolArrays, i: int, s: _Sides) -> tuple[Change | None, int]:
                     continue
                 word, shift = divmod(bit, 64)
                 speaks = ((p.lang_req[word] >> np.uint64(shift)) & np.uint64(1)) == 1
-                options.append(
-                    (Change("language", value=name), int(np.count_nonzero(blocked & speaks)))
-                )
+                options.append((Change("language", value=name),
+                                int(np.count_nonzero(blocked & speaks))))
     timed = _time_change(p, i, s.possible & s.rhythm & s.language & s.wishes & ~s.time)
     if timed is not None:
         options.append(timed)
@@ -253,9 +231,8 @@ def _local_windows(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[Wind
     a = start.astimezone(zone)
     b = end.astimezone(zone)
     while a < b:
-        midnight = (
-            a.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        ).replace(tzinfo=zone)
+        midnight = (a.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+                    + timedelta(days=1)).replace(tzinfo=zone)
         stop = min(b, midnight)
         first = a.hour * 60 + a.minute
         last = MINUTES_PER_DAY if stop == midnight else stop.hour * 60 + stop.minute

@@ -133,7 +133,7 @@ def csr_neighbours(n: int, edges: I64) -> Neighbours:
     np.cumsum(np.bincount(ends, minlength=n), out=indptr[1:])
 
     def neighbours(v: int) -> I64:
-        return others[indptr[v] : indptr[v + 1]]
+        return others[indptr[v]: indptr[v + 1]]
 
     return neighbours
 

@@ -34,10 +34,7 @@ from bot.domain.matching.solver import complete_cardinality, solve_exact, solve_
 
 
 def _prepare(
-    seekers: Sequence[Seeker],
-    settings: CommunitySettings,
-    now: datetime,
-    seed: int,
+    seekers: Sequence[Seeker], settings: CommunitySettings, now: datetime, seed: int,
     weeks: Sequence[datetime] | None,
 ) -> PoolArrays:
     if now.tzinfo is None:
@@ -101,9 +98,8 @@ def match_pool(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _match_pool(
-            seekers, settings, now=now, seed=seed, weeks=weeks, threads=threads, advise=advise
-        )
+        return _match_pool(seekers, settings, now=now, seed=seed, weeks=weeks, threads=threads,
+                           advise=advise)
     finally:
         if was_enabled:
             gc.enable()
@@ -139,14 +135,8 @@ def _match_pool(
     else:
         pairs = solve_sparse(n, edges, pts)
         pairs, edges, pts = complete_cardinality(
-            n,
-            edges,
-            pts,
-            pairs,
-            cand.allowed_degree > 0,
-            full=allowed_rows(p),
-            pair_points=lambda a, b: evaluate_pairs(p, a, b).points.astype(np.int64),
-        )
+            n, edges, pts, pairs, cand.allowed_degree > 0, full=allowed_rows(p),
+            pair_points=lambda a, b: evaluate_pairs(p, a, b).points.astype(np.int64))
     # Exact: the blossom solver on every allowed pair; sparse: Berge's theorem, checked by
     # complete_cardinality on the full allowed graph.
     proven: bool | None = True
@@ -167,9 +157,8 @@ def _match_pool(
     left.sort(key=lambda i: (-int(p.member_points[i]), p.seekers[i].id))
     unmatched: list[Unmatched] = []
     lonely = [i for i in left if cand.allowed_degree[i] == 0]
-    time_ok = dict(
-        zip(lonely, overlap_degree(p, np.array(lonely, dtype=np.intp)).tolist(), strict=True)
-    )
+    time_ok = dict(zip(lonely, overlap_degree(p, np.array(lonely, dtype=np.intp)).tolist(),
+                       strict=True))
     for i in left:
         reason: ReasonCode
         if n == 1:
@@ -191,14 +180,9 @@ def _match_pool(
 
     result_groups = []
     duos = [g for g in groups if len(g) == 2]
-    duo_shared = iter(
-        shared_weeks_of_pairs(
-            p.masks,
-            p.weeks,
-            np.array([g[0] for g in duos], dtype=np.intp),
-            np.array([g[1] for g in duos], dtype=np.intp),
-        )
-    )
+    duo_shared = iter(shared_weeks_of_pairs(
+        p.masks, p.weeks, np.array([g[0] for g in duos], dtype=np.intp),
+        np.array([g[1] for g in duos], dtype=np.intp)))
     for members, points in zip(groups, group_points, strict=True):
         shared = next(duo_shared) if len(members) == 2 else None
         members.sort(key=lambda i: p.seekers[i].id)
@@ -209,8 +193,7 @@ def _match_pool(
                 score=points / SCALE,
                 explanation=explain_group(
                     [p.seekers[i] for i in members],
-                    None if shared else [p.week_masks(i) for i in members],
-                    p.weeks,
+                    None if shared else [p.week_masks(i) for i in members], p.weeks,
                     shared=shared,
                 ),
             )
@@ -222,9 +205,8 @@ def _match_pool(
     if advise:
         t0 = time.perf_counter()
         where = {s.id: x for x, s in enumerate(p.seekers)}
-        advice = advise_members(
-            p, [where[u.member_id] for u in unmatched], allowed_degree=cand.allowed_degree
-        )
+        advice = advise_members(p, [where[u.member_id] for u in unmatched],
+                                allowed_degree=cand.allowed_degree)
         timing["advice_s"] = time.perf_counter() - t0
     n_matched = sum(len(g.members) for g in result_groups)
     totals = MatchTotals(

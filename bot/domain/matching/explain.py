@@ -38,9 +38,8 @@ _MEDIUM_WORDS = {"text": "text chat", "voice": "voice calls", "video": "video ca
 _RHYTHM_WORDS = {"weekly": "every week", "biweekly": "every two weeks"}
 
 
-def shared_weeks(
-    week_masks: Sequence[Sequence[int]], weeks: Sequence[datetime]
-) -> tuple[WeekOverlap, ...]:
+def shared_weeks(week_masks: Sequence[Sequence[int]], weeks: Sequence[datetime]
+                 ) -> tuple[WeekOverlap, ...]:
     """The time all members share in each of the weeks."""
     per_week = []
     for w, start in enumerate(weeks):
@@ -55,12 +54,9 @@ def shared_weeks(
     return tuple(per_week)
 
 
-def shared_weeks_of_pairs(
-    masks: npt.NDArray[np.uint64],
-    weeks: Sequence[datetime],
-    first: npt.NDArray[np.intp],
-    second: npt.NDArray[np.intp],
-) -> list[tuple[WeekOverlap, ...]]:
+def shared_weeks_of_pairs(masks: npt.NDArray[np.uint64], weeks: Sequence[datetime],
+                          first: npt.NDArray[np.intp], second: npt.NDArray[np.intp]
+                          ) -> list[tuple[WeekOverlap, ...]]:
     """`shared_weeks` for many pairs at once; `masks` is (weeks, words, members) of uint64 words
     (little-endian slot order), pairs are (first[x], second[x])."""
     g = len(first)
@@ -72,9 +68,8 @@ def shared_weeks_of_pairs(
             raise ValueError(f"week_start must be a Monday 00:00 UTC, not {ws.isoformat()}")
         times = [ws + i * slot for i in range(SLOTS_PER_WEEK + 1)]
         common = np.ascontiguousarray((masks[w][:, first] & masks[w][:, second]).T)
-        bits = np.unpackbits(common.astype("<u8").view(np.uint8), axis=1, bitorder="little")[
-            :, :SLOTS_PER_WEEK
-        ]
+        bits = np.unpackbits(common.astype("<u8").view(np.uint8), axis=1,
+                             bitorder="little")[:, :SLOTS_PER_WEEK]
         minutes = (bits.sum(axis=1, dtype=np.int64) * SLOT_MINUTES).tolist()
         padded = np.zeros((g, SLOTS_PER_WEEK + 2), dtype=np.int8)
         padded[:, 1:-1] = bits
@@ -84,23 +79,18 @@ def shared_weeks_of_pairs(
         lo = 0
         for x in range(g):
             hi = ends[x]
-            per_pair[x].append(
-                WeekOverlap(
-                    week_start=start,
-                    minutes=minutes[x],
-                    intervals=tuple((times[a], times[b]) for a, b in edges[lo:hi]),
-                )
-            )
+            per_pair[x].append(WeekOverlap(
+                week_start=start,
+                minutes=minutes[x],
+                intervals=tuple((times[a], times[b]) for a, b in edges[lo:hi]),
+            ))
             lo = hi
     return [tuple(p) for p in per_pair]
 
 
 def explain_group(
-    members: Sequence[Seeker],
-    week_masks: Sequence[Sequence[int]] | None,
-    weeks: Sequence[datetime],
-    *,
-    shared: tuple[WeekOverlap, ...] | None = None,
+    members: Sequence[Seeker], week_masks: Sequence[Sequence[int]] | None,
+    weeks: Sequence[datetime], *, shared: tuple[WeekOverlap, ...] | None = None,
 ) -> GroupExplanation:
     """Why these members fit: the time they all share in each coming week, the goal areas and
     languages they all have, and the rhythm and medium they agree on. `shared`, when given, is
@@ -148,11 +138,7 @@ def _join(items: Sequence[str]) -> str:
 
 
 def render_group(
-    group: Group,
-    reader_id: str,
-    *,
-    week_index: int = 0,
-    names: Mapping[str, str] | None = None,
+    group: Group, reader_id: str, *, week_index: int = 0, names: Mapping[str, str] | None = None,
 ) -> str:
     """The message a group member reads, for the concrete week `week_index` of the round."""
     expl = group.explanation
@@ -229,60 +215,40 @@ def _change_words(change: Change, opens: int, zone: str, now: datetime) -> str:
     if change.kind == "time":
         first = change.windows[0]
         when = _next_local(first.day, first.start, zone, now)
-        return (
-            f"If you added {format_availability(change.windows)} (your time; next on "
-            f"{ts(when, 'F')}) to your availability in `/profile edit`, {fit}."
-        )
+        return (f"If you added {format_availability(change.windows)} (your time; next on "
+                f"{ts(when, 'F')}) to your availability in `/profile edit`, {fit}.")
     if change.kind == "rhythm":
-        return (
-            f"If you chose “{_RHYTHM_CHOICE[change.value or 'flexible']}” as your meeting "
-            f"rhythm in `/profile edit`, {fit}."
-        )
+        return f"If you chose “{_RHYTHM_CHOICE[change.value or 'flexible']}” as your meeting " \
+               f"rhythm in `/profile edit`, {fit}."
     if change.kind == "language":
         return f"If you added {change.value} to your languages in `/profile edit`, {fit}."
-    return (
-        f"If you widened your wish about a partner's {_WISH_WORDS[change.kind]} in "
-        f"`/profile private`, {fit}."
-    )
+    return (f"If you widened your wish about a partner's {_WISH_WORDS[change.kind]} in "
+            f"`/profile private`, {fit}.")
 
 
 def render_waiting(
-    advice: MemberAdvice,
-    *,
-    zone: str,
-    now: datetime,
-    next_round: datetime | None,
-    min_overlap_minutes: int,
-    priority_failed: bool = False,
-    reminder: bool = False,
+    advice: MemberAdvice, *, zone: str, now: datetime, next_round: datetime | None,
+    min_overlap_minutes: int, priority_failed: bool = False, reminder: bool = False,
 ) -> str:
     """The message a member left without a partner reads: their situation from their own side,
     the smallest change of theirs that would help and how many it would open, and the next
     round. For the member alone: it may name their own wishes, never anyone else's."""
     lines = ["Still no partner for you." if reminder else "No partner for you this round."]
     if priority_failed:
-        lines.append(
-            "You had priority this round, but priority can only choose among members "
-            "who fit you, and none was free."
-        )
+        lines.append("You had priority this round, but priority can only choose among members "
+                     "who fit you, and none was free.")
     if advice.situation == "alone":
         lines.append("You're the only one looking for a partner right now.")
     elif advice.situation == "no_fit":
-        lines.append(
-            "Nobody in this round's pool can be paired with you yet, and no change on "
-            "your side would help right now. New members join all the time."
-        )
+        lines.append("Nobody in this round's pool can be paired with you yet, and no change on "
+                     "your side would help right now. New members join all the time.")
     elif advice.situation == "taken":
-        lines.append(
-            "Members who fit you were all paired with someone else this round. You keep "
-            "priority for the next round: a head start, though it can't promise a "
-            "partner."
-        )
+        lines.append("Members who fit you were all paired with someone else this round. You keep "
+                     "priority for the next round: a head start, though it can't promise a "
+                     "partner.")
     elif advice.situation == "time":
-        lines.append(
-            f"None of the members you could be paired with shares at least "
-            f"{_hours(min_overlap_minutes)} of your weekly time."
-        )
+        lines.append(f"None of the members you could be paired with shares at least "
+                     f"{_hours(min_overlap_minutes)} of your weekly time.")
     else:
         said = _join([_OBSTACLE_WORDS[o] for o in advice.obstacles])
         lines.append(f"The members who share enough of your time are ruled out by {said}.")

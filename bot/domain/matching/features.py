@@ -83,9 +83,8 @@ def points_luts(weights: Weights) -> tuple[I32, I32, I32]:
 _MINUTES_PER_SLOT_WEEK = SLOTS_PER_WEEK * SLOT_MINUTES
 
 
-def _zone_plans(
-    zones: Sequence[str], week: datetime
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], list[list[list[Any]]]]:
+def _zone_plans(zones: Sequence[str], week: datetime
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], list[list[list[Any]]]]:
     """Per zone and local weekday, up to two local dates touching the UTC week: the minutes
     from the week start to their local midnight (`base`), and a state: 0 none, 1 plain day,
     2 a day the UTC offset changes (windows then take the careful path)."""
@@ -107,9 +106,8 @@ def _zone_plans(
 
 
 @lru_cache(maxsize=1 << 16)
-def _careful_span(
-    zone: str, day: date, weekday: int, start: int, end: int, week: datetime
-) -> tuple[int, int]:
+def _careful_span(zone: str, day: date, weekday: int, start: int, end: int, week: datetime
+                  ) -> tuple[int, int]:
     """A window on a day the clocks change, in minutes from the week start (cached: members
     share zones and windows)."""
     return _switch_day_span(ZoneInfo(zone), day, Window(weekday, start, end), _valid_week(week))
@@ -151,14 +149,9 @@ def _slot_words(seekers: Sequence[Seeker], weeks: tuple[datetime, ...]) -> U64:
             ss.append((b + ws_)[plain])
             se.append((b + we)[plain])
             switch = np.flatnonzero(st == 2)
-            for x, z, d, a0, e0 in zip(
-                switch.tolist(),
-                wz[switch].tolist(),
-                wd[switch].tolist(),
-                ws_[switch].tolist(),
-                we[switch].tolist(),
-                strict=True,
-            ):
+            for x, z, d, a0, e0 in zip(switch.tolist(), wz[switch].tolist(),
+                                       wd[switch].tolist(), ws_[switch].tolist(),
+                                       we[switch].tolist(), strict=True):
                 a, e = _careful_span(zone_names[z], raw[z][d][k][1], d, a0, e0, week)
                 if e > a:
                     careful.append((int(wk[x]), a, e))
@@ -251,15 +244,12 @@ class PoolArrays:
 
     def week_masks(self, i: int) -> list[int]:
         """Member i's mask per week as Python ints, for explanations."""
-        return [
-            int.from_bytes(self.masks[w, :, i].astype("<u8").tobytes(), "little")
-            for w in range(self.masks.shape[0])
-        ]
+        return [int.from_bytes(self.masks[w, :, i].astype("<u8").tobytes(), "little")
+                for w in range(self.masks.shape[0])]
 
 
-def encode(
-    seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequence[datetime], now: datetime
-) -> PoolArrays:
+def encode(seekers: Sequence[Seeker], settings: CommunitySettings, weeks: Sequence[datetime],
+           now: datetime) -> PoolArrays:
     """Encode a pool for the given concrete weeks; `now` dates the repeat window and waiting."""
     n = len(seekers)
     masks = _slot_words(seekers, tuple(weeks))
@@ -303,12 +293,8 @@ def encode(
     langs = _bitset([s.languages for s in seekers], lang_v, lw)
     langs_any = _bitset([[*s.languages, ANY] for s in seekers], lang_v, lw)
     lang_req = _bitset(
-        [
-            s.languages if (s.languages and settings.require_common_language) else None
-            for s in seekers
-        ],
-        lang_v,
-        lw,
+        [s.languages if (s.languages and settings.require_common_language) else None
+         for s in seekers], lang_v, lw
     )
 
     weights = settings.weights
@@ -337,13 +323,9 @@ def encode(
                 forbidden_sets[j].add(i)
 
     overlap_lut, goal_lut, lang_lut = points_luts(weights)
-    top = (
-        int(overlap_lut.max())
-        + int(goal_lut.max())
-        + int(lang_lut.max())
-        + 2 * SCALE * (weights.same_rhythm + weights.same_medium)
-        + 2 * int(member_points.max(initial=0))
-    )
+    top = (int(overlap_lut.max()) + int(goal_lut.max()) + int(lang_lut.max())
+           + 2 * SCALE * (weights.same_rhythm + weights.same_medium)
+           + 2 * int(member_points.max(initial=0)))
     if top >= 1 << 30:  # cannot happen with Weights' bounds; a score must never wrap
         raise ValueError("weights too large: a pair's score would not fit in 32 bits")
     arrays = PoolArrays(
@@ -368,12 +350,10 @@ def encode(
         rhythm=np.array([RHYTHMS.index(s.rhythm) for s in seekers], dtype=np.int8),
         medium=np.array([_MEDIUM_CODE[s.medium] for s in seekers], dtype=np.int8),
         member_points=member_points,
-        forbidden={
-            i: np.array(sorted(f), dtype=np.int64) for i, f in enumerate(forbidden_sets) if f
-        },
-        forbidden_keys=np.array(
-            sorted(i * n + j for i, f in enumerate(forbidden_sets) for j in f), dtype=np.int64
-        ),
+        forbidden={i: np.array(sorted(f), dtype=np.int64) for i, f in enumerate(forbidden_sets)
+                   if f},
+        forbidden_keys=np.array(sorted(i * n + j for i, f in enumerate(forbidden_sets)
+                                       for j in f), dtype=np.int64),
         min_slots=math.ceil(settings.min_overlap_minutes / SLOT_MINUTES),
         overlap_lut=overlap_lut,
         goal_lut=goal_lut,
@@ -409,13 +389,7 @@ def _classify(p: PoolArrays) -> None:
     n = p.n
     parts = [
         p.rhythm.astype(np.uint64)[None, :],
-        p.langs,
-        p.lang_req,
-        p.pref_lang,
-        p.gender,
-        p.pref_gender,
-        p.age,
-        p.pref_age,
+        p.langs, p.lang_req, p.pref_lang, p.gender, p.pref_gender, p.age, p.pref_age,
     ]
     keys = np.concatenate(parts, axis=0).T if n else np.zeros((0, 1), dtype=np.uint64)
     _, reps, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)

@@ -108,12 +108,8 @@ class Weights:
                 high = MAX_HALF_HOURS
             else:
                 high = MAX_WEIGHT
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or not 0 <= value <= high
-            ):
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or not 0 <= value <= high):
                 raise ValueError(f"weight {f.name} must be a number from 0 to {high:g}")
             if f.name.endswith(("_cap", "_days")) and not isinstance(value, int):
                 raise ValueError(f"weight {f.name} must be a whole number")

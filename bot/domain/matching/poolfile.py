@@ -71,16 +71,16 @@ class _Ctx:
             raise self.fail(key, "must be a non-empty string")
         return value
 
-    def strings(self, obj: Mapping[str, Any], key: str, field: str | None = None) -> frozenset[str]:
+    def strings(self, obj: Mapping[str, Any], key: str, field: str | None = None
+                ) -> frozenset[str]:
         value = obj.get(key, [])
         name = field or key
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.fail(name, "must be a list of non-empty strings")
         return frozenset(value)
 
-    def optional_strings(
-        self, obj: Mapping[str, Any], key: str, field: str, allowed: tuple[str, ...] | None = None
-    ) -> frozenset[str] | None:
+    def optional_strings(self, obj: Mapping[str, Any], key: str, field: str,
+                         allowed: tuple[str, ...] | None = None) -> frozenset[str] | None:
         if obj.get(key) is None:
             return None
         values = self.strings(obj, key, field)
@@ -92,9 +92,8 @@ class _Ctx:
                 raise self.fail(field, f"unknown value {bad[0]!r}; use one of {', '.join(allowed)}")
         return values
 
-    def choice(
-        self, obj: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str
-    ) -> str:
+    def choice(self, obj: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str
+               ) -> str:
         value = obj.get(key, default)
         if value not in allowed:
             raise self.fail(key, f"must be one of {', '.join(allowed)}, not {value!r}")
@@ -130,12 +129,9 @@ class _Ctx:
         return value
 
     def number(self, value: Any, field: str, high: float) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not 0 <= value <= high
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value
+        ) or not 0 <= value <= high:
             raise self.fail(field, f"must be a number from 0 to {high:g}, not {value!r}")
         return float(value)
 
@@ -191,9 +187,9 @@ def _member(raw: Any, position: int) -> Seeker:
     availability = raw.get("availability")
     if not isinstance(availability, list):
         raise ctx.fail("availability", "must be a list of windows")
-    windows = tuple(
-        sorted(_window(ctx, w, f"availability[{i}]") for i, w in enumerate(availability))
-    )
+    windows = tuple(sorted(
+        _window(ctx, w, f"availability[{i}]") for i, w in enumerate(availability)
+    ))
     private = raw.get("private") or {}
     prefs = raw.get("preferences") or {}
     if not isinstance(private, Mapping):
@@ -233,15 +229,13 @@ def _member(raw: Any, position: int) -> Seeker:
         languages=ctx.strings(raw, "languages"),
         gender=gender,
         age_bracket=age,
-        partner_genders=ctx.optional_strings(
-            prefs, "partner_genders", "preferences.partner_genders"
-        ),
+        partner_genders=ctx.optional_strings(prefs, "partner_genders",
+                                             "preferences.partner_genders"),
         partner_age_brackets=ctx.optional_strings(
             prefs, "partner_age_brackets", "preferences.partner_age_brackets", AGE_BRACKETS
         ),
-        partner_languages=ctx.optional_strings(
-            prefs, "partner_languages", "preferences.partner_languages"
-        ),
+        partner_languages=ctx.optional_strings(prefs, "partner_languages",
+                                               "preferences.partner_languages"),
         blocks=ctx.strings(raw, "blocks"),
         past_partners=tuple(past),
         waiting_since=None if waiting is None else ctx.moment(waiting, "waiting_since"),
@@ -274,15 +268,9 @@ def parse_settings(raw: Any) -> CommunitySettings:
         if key in raw:
             values[key] = ctx.integer(raw[key], f"settings.{key}", low, high)
     if "odd_policy" in raw:
-        values["odd_policy"] = cast(
-            OddPolicy,
-            ctx.choice(
-                {"settings.odd_policy": raw["odd_policy"]},
-                "settings.odd_policy",
-                ODD_POLICIES,
-                "trio",
-            ),
-        )
+        values["odd_policy"] = cast(OddPolicy, ctx.choice(
+            {"settings.odd_policy": raw["odd_policy"]}, "settings.odd_policy", ODD_POLICIES,
+            "trio"))
     if "require_common_language" in raw:
         if not isinstance(raw["require_common_language"], bool):
             raise ctx.fail("settings.require_common_language", "must be true or false")
@@ -338,28 +326,26 @@ def result_to_json(result: MatchResult, *, seed: int, now: datetime) -> dict[str
     groups = []
     for g in result.groups:
         e = g.explanation
-        groups.append(
-            {
-                "members": list(g.members),
-                "score": round(g.score, 3),
-                "explanation": {
-                    "weekly_overlap_minutes": e.weekly_overlap_minutes,
-                    "weeks": [
-                        {
-                            "week_start": _iso(w.week_start),
-                            "minutes": w.minutes,
-                            "intervals": [[_iso(a), _iso(b)] for a, b in w.intervals],
-                        }
-                        for w in e.weeks
-                    ],
-                    "shared_goal_areas": list(e.shared_goal_areas),
-                    "shared_languages": list(e.shared_languages),
-                    "rhythm": e.rhythm,
-                    "medium": e.medium,
-                    "preferences_satisfied": e.preferences_satisfied,
-                },
-            }
-        )
+        groups.append({
+            "members": list(g.members),
+            "score": round(g.score, 3),
+            "explanation": {
+                "weekly_overlap_minutes": e.weekly_overlap_minutes,
+                "weeks": [
+                    {
+                        "week_start": _iso(w.week_start),
+                        "minutes": w.minutes,
+                        "intervals": [[_iso(a), _iso(b)] for a, b in w.intervals],
+                    }
+                    for w in e.weeks
+                ],
+                "shared_goal_areas": list(e.shared_goal_areas),
+                "shared_languages": list(e.shared_languages),
+                "rhythm": e.rhythm,
+                "medium": e.medium,
+                "preferences_satisfied": e.preferences_satisfied,
+            },
+        })
     return {
         "format": RESULT_FORMAT,
         "seed": seed,

@@ -88,9 +88,8 @@ class _Kernel:
     def __init__(self, p: PoolArrays, rows: int) -> None:
         n = p.n
         self.p = p
-        self.t64 = np.empty(
-            (rows if p.goals.shape[0] > 1 or len(p.goal_vocab) > 16 else 0, n), dtype=np.uint64
-        )
+        self.t64 = np.empty((rows if p.goals.shape[0] > 1 or len(p.goal_vocab) > 16 else 0, n),
+                            dtype=np.uint64)
         self.t8 = np.empty((rows, n), dtype=np.uint8)
         self.acc = np.empty((rows, n), dtype=np.int16)
         self.acc2 = np.empty((rows, n), dtype=np.int16)
@@ -114,15 +113,13 @@ class _Kernel:
         index_type = np.int16 if len(self.combined) < (1 << 15) else np.int32
         self.index = np.empty((rows, n), dtype=index_type)
         # Up to 16 goal areas (the usual case) fit in 16-bit words: a quarter of the traffic.
-        self.goals16 = (
-            p.goals[0].astype(np.uint16)
-            if p.goals.shape[0] == 1 and len(p.goal_vocab) <= 16
-            else None
-        )
+        self.goals16 = (p.goals[0].astype(np.uint16)
+                        if p.goals.shape[0] == 1 and len(p.goal_vocab) <= 16 else None)
         self.t16 = np.empty((rows, n), dtype=np.uint16) if self.goals16 is not None else None
         self.same = np.empty((rows, n), dtype=np.bool_)
 
-    def _week(self, w: int, a: int, b: int, c0: int, c1: int, out: npt.NDArray[np.int16]) -> None:
+    def _week(self, w: int, a: int, b: int, c0: int, c1: int, out: npt.NDArray[np.int16]
+              ) -> None:
         """Overlap of rows a..b-1 with columns c0..c1-1 in week w: for each run [s, e) of a
         row's availability, add prefix[e] - prefix[s] (contiguous int16 rows, no popcounts)."""
         prefix = self.p.prefix[w][:, c0:c1]
@@ -150,7 +147,7 @@ class _Kernel:
                     r0 = max(a, ns)
                     extra = self.acc2[: b - r0, :ns]
                     self._week(w, r0, b, 0, ns, extra)
-                    np.minimum(acc[r0 - a :, :ns], extra, out=acc[r0 - a :, :ns])
+                    np.minimum(acc[r0 - a:, :ns], extra, out=acc[r0 - a:, :ns])
         pts = self.pts[:rows]
         tmp = self.tmp[:rows]
         index = self.index[:rows]
@@ -249,13 +246,8 @@ def candidates(p: PoolArrays, k: int | None, threads: int = 2, seed: int = 0) ->
     size = max((b - a for a, b in blocks), default=1)
     local = threading.local()
     cols = np.arange(n, dtype=np.int64)
-    small = int(
-        p.overlap_lut.max()
-        + p.cls_points.max(initial=0)
-        + p.goal_lut.max()
-        + p.same_medium_pts
-        + 2 * p.member_points.max(initial=0)
-    ) < (1 << 16)
+    small = int(p.overlap_lut.max() + p.cls_points.max(initial=0) + p.goal_lut.max()
+                + p.same_medium_pts + 2 * p.member_points.max(initial=0)) < (1 << 16)
     low = ((cols * 40503) & 0x7FFF).astype(np.int32)
 
     def work(block: tuple[int, int]) -> tuple[npt.NDArray[np.int64], I64]:
@@ -277,7 +269,7 @@ def candidates(p: PoolArrays, k: int | None, threads: int = 2, seed: int = 0) ->
             np.bitwise_or(key, np.left_shift(pts, 15), out=key)
         else:
             key = (pts.astype(np.int64) << 32) | (low[None, :] ^ flip)
-        top = np.argpartition(key, n - k, axis=1)[:, n - k :]
+        top = np.argpartition(key, n - k, axis=1)[:, n - k:]
         top_pts = np.take_along_axis(pts, top, axis=1)
         r, x = np.nonzero(top_pts >= 0)
         i = (r + a).astype(np.int64)

@@ -44,9 +44,8 @@ def solve_exact(n: int, edges: Edges, points: npt.NDArray[np.int64]) -> Pairs:
     return sorted((min(a, b), max(a, b)) for a, b in matching)
 
 
-def _sub_solve(
-    nodes: npt.NDArray[np.int64], edges: Edges, points: npt.NDArray[np.int64], n: int
-) -> Pairs:
+def _sub_solve(nodes: npt.NDArray[np.int64], edges: Edges, points: npt.NDArray[np.int64],
+               n: int) -> Pairs:
     """Exact solve on the subgraph induced by `nodes`."""
     inside = np.zeros(n, dtype=bool)
     inside[nodes] = True
@@ -70,9 +69,8 @@ def _replace(mate: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64], pairs: P
         mate[a], mate[b] = b, a
 
 
-def solve_sparse(
-    n: int, edges: Edges, points: npt.NDArray[np.int64], repair_neighbours: int = 6
-) -> Pairs:
+def solve_sparse(n: int, edges: Edges, points: npt.NDArray[np.int64],
+                 repair_neighbours: int = 6) -> Pairs:
     """Assignment relaxation + exact repair of its odd cycles (see the module docstring)."""
     if len(edges) == 0:
         return []
@@ -86,17 +84,15 @@ def solve_sparse(
     if len(loose):
         # The relaxation's odd cycles (and anyone it left alone) are re-solved exactly together
         # with the pairs their best candidates are in, so they can join or swap into them.
-        nodes = np.concatenate(
-            [loose, _best_neighbours(n, edges, points, loose, repair_neighbours)]
-        )
+        nodes = np.concatenate([loose, _best_neighbours(n, edges, points, loose,
+                                                        repair_neighbours)])
         nodes = np.unique(np.concatenate([nodes, mate[nodes][mate[nodes] >= 0]]))
         _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
     return _pairs(mate)
 
 
-def _relaxation(
-    n: int, edges: Edges, points: npt.NDArray[np.int64], full: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.int64]:
+def _relaxation(n: int, edges: Edges, points: npt.NDArray[np.int64],
+                full: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """The assignment relaxation: every member i is assigned perm[i] (itself when alone), at the
     least total cost, over arcs both ways along each candidate pair (OR-tools' cost-scaling
     assignment solver). Members without candidates stay alone; everyone else is covered when
@@ -117,13 +113,13 @@ def _relaxation(
             np.concatenate([cost, cost, stay_cost]),
         )
         if solver.solve() == solver.OPTIMAL:
-            return np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64, count=n)
+            return np.fromiter((solver.right_mate(i) for i in range(n)), dtype=np.int64,
+                               count=n)
     raise RuntimeError("assignment relaxation failed")  # cannot happen: anyone may stay alone
 
 
-def _best_neighbours(
-    n: int, edges: Edges, points: npt.NDArray[np.int64], nodes: npt.NDArray[np.int64], t: int
-) -> npt.NDArray[np.int64]:
+def _best_neighbours(n: int, edges: Edges, points: npt.NDArray[np.int64],
+                     nodes: npt.NDArray[np.int64], t: int) -> npt.NDArray[np.int64]:
     """Up to t best-scoring neighbours of each of `nodes` in the candidate graph."""
     want = np.zeros(n, dtype=bool)
     want[nodes] = True
@@ -140,14 +136,9 @@ def _best_neighbours(
 
 
 def complete_cardinality(
-    n: int,
-    edges: Edges,
-    points: npt.NDArray[np.int64],
-    pairs: Pairs,
-    active: npt.NDArray[np.bool_],
-    full: Neighbours | None = None,
-    pair_points: Callable[[I64, I64], I64] | None = None,
-    repair_neighbours: int = 6,
+    n: int, edges: Edges, points: npt.NDArray[np.int64], pairs: Pairs,
+    active: npt.NDArray[np.bool_], full: Neighbours | None = None,
+    pair_points: Callable[[I64, I64], I64] | None = None, repair_neighbours: int = 6,
 ) -> tuple[Pairs, Edges, npt.NDArray[np.int64]]:
     """Make `pairs` a maximum-cardinality matching of the allowed graph, then re-solve the
     region that changed exactly, for weight.
@@ -190,9 +181,8 @@ def complete_cardinality(
         # exactly (closed under partners, so it keeps at least as many pairs as it had).
         touched = np.unique(np.array(changed, dtype=np.int64))
         if len(touched) <= REGION_MAX:
-            touched = np.concatenate(
-                [touched, _best_neighbours(n, edges, points, touched, repair_neighbours)]
-            )
+            touched = np.concatenate([touched, _best_neighbours(n, edges, points, touched,
+                                                                repair_neighbours)])
         nodes = np.unique(np.concatenate([touched, mate[touched][mate[touched] >= 0]]))
         _replace(mate, nodes, _sub_solve(nodes, edges, points, n))
     return _pairs(mate), edges, points
@@ -203,9 +193,8 @@ REGION_MAX = 2000
 to the exact re-solve (it stays bounded)."""
 
 
-def matching_weight(
-    pairs: Sequence[tuple[int, int]], edges: Edges, points: npt.NDArray[np.int64], n: int
-) -> int:
+def matching_weight(pairs: Sequence[tuple[int, int]], edges: Edges,
+                    points: npt.NDArray[np.int64], n: int) -> int:
     """Total points of `pairs` (each must be an edge)."""
     lookup = dict(zip((edges[:, 0] * n + edges[:, 1]).tolist(), points.tolist(), strict=True))
     return sum(lookup[min(x, y) * n + max(x, y)] for x, y in pairs)

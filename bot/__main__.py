@@ -124,7 +124,7 @@ async def _run(settings: Settings) -> int:
     import discord
 
     from bot.app import Deps, build_bot, point_at
-    from bot.clock import SystemClock
+    from bot.clock import Clock, FileClock, SystemClock
     from bot.db import create_sessionmaker
     from bot.metrics import Metrics, TimedTicker
     from bot.startup import lock_for
@@ -148,11 +148,12 @@ async def _run(settings: Settings) -> int:
         raise
     point_at(settings.api_base_url, settings.gateway_url)
     metrics = Metrics()
+    clock: Clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
     deps = Deps(
         settings=settings,
         engine=engine,
         sessions=create_sessionmaker(engine),
-        clock=SystemClock(),
+        clock=clock,
         ticker=TimedTicker(settings.tick_seconds, metrics),
         metrics=metrics,
     )

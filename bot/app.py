@@ -110,6 +110,7 @@ class PairBot(commands.Bot):
             batch_size=settings.claim_batch_size,
             lease=timedelta(seconds=settings.lease_seconds),
             on_outcomes=self._count_deliveries if deps.metrics is not None else None,
+            shards=claimed_shards(settings),
         )
 
     async def _own_message(self, message: discord.Message) -> None:
@@ -216,6 +217,15 @@ def shard_options(settings: Settings) -> dict[str, Any]:
     if len(ids) == 1:
         return {"shard_id": ids[0], "shard_count": count}
     return {"shard_ids": ids, "shard_count": count}
+
+
+def claimed_shards(settings: Settings) -> tuple[int, list[int]] | None:
+    """Whose outbox work this process claims: only its shards' guilds' when it runs some of the
+    bot's shards (another process has the rest), everyone's otherwise."""
+    shards = settings.shards
+    if shards is None or len(shards[1]) == shards[0]:
+        return None
+    return shards
 
 
 def build_bot(deps: Deps, **options: Any) -> PairBot:

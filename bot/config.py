@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     shard_ids: list[int] | None = None
     api_base_url: str | None = None
     gateway_url: str | None = None
+    # Tests only: read "now" from this file instead of the system clock (bot.clock.FileClock),
+    # so that a test can move time for several `pairbot run` processes at once.
+    clock_file: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod

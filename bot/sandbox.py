@@ -45,6 +45,10 @@ class Sandbox:
             self.members[name] = self.guild.add_member(name, **kwargs)
         return self.members[name]
 
+    def forum_for(self, member: Member) -> Channel:
+        """The partner forum of the member's server (a sandbox has one server)."""
+        return self.forum
+
     async def tick(self) -> None:
         """Run the scheduler's tick now, as the interval job would (after the marks that
         interactions write in the background, as a real tick would find them a moment later)."""

@@ -77,13 +77,20 @@ class Ticker:
             self._kick_waiting = False
             await self._run_handlers()
 
+    async def _interval(self) -> None:
+        """The interval job: a kick, not the tick itself. APScheduler cancels the jobs it is
+        running when it shuts down, and a tick cut off half-way (mid-send, mid-transaction) is
+        what :meth:`stop` promises not to do; a kicked tick is this Ticker's own task, which
+        :meth:`stop` lets finish."""
+        self.kick()
+
     def start(self) -> None:
         """Schedule the interval job and run one catch-up tick now."""
         if self._scheduler is not None:
             return
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
-            self.tick,
+            self._interval,
             "interval",
             seconds=self.interval_seconds,
             id=TICK_JOB_ID,

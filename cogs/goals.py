@@ -115,11 +115,10 @@ def board_embeds(board: GoalBoard) -> list[discord.Embed]:
 
 
 def due_words(goal: GoalView, board: GoalBoard) -> str:
-    """"due <when> (<which>)": the due moment as a Discord timestamp, and what it belongs to."""
+    """ "due <when> (<which>)": the due moment as a Discord timestamp, and what it belongs to."""
     if goal.meeting_at is not None:
         return (
-            f"due {ts(goal.deadline, 'F')}, before your next meeting "
-            f"({ts(goal.meeting_at, 'F')})"
+            f"due {ts(goal.deadline, 'F')}, before your next meeting ({ts(goal.meeting_at, 'F')})"
         )
     return f"due {ts(goal.deadline, 'F')} ({g.due_label(goal.due, today=board.today)})"
 
@@ -524,6 +523,7 @@ class Goals(commands.Cog):
         well."""
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
+            # The cursor row is locked on PostgreSQL: two processes take turns, chunk by chunk.
             chunk = await goals.sweep_chunk(session, now=now)
         if chunk.replanned:
             log.warning("goals: %d members re-planned by the safety sweep", len(chunk.replanned))
@@ -774,9 +774,7 @@ class Goals(commands.Cog):
         week: app_commands.Choice[str],
         undo: bool = False,
     ) -> None:
-        result = await _for_member(
-            self.bot, interaction, goals.snooze, week=week.value, undo=undo
-        )
+        result = await _for_member(self.bot, interaction, goals.snooze, week=week.value, undo=undo)
         span = f"{ts(result.starts_at, 'D')} – {ts(result.ends_at - timedelta(minutes=1), 'D')}"
         if result.undone:
             text = f"Welcome back! Check-ins are on again for the week of {span}."

@@ -15,7 +15,7 @@ from bot.app import PairBot
 from bot.db import unit_of_work
 from bot.forum import sync_post
 from bot.interactions import report_error, send_ephemeral, thinking, update_message
-from bot.services import departures, pool, posts
+from bot.services import departures, pool, posts, upkeep
 from bot.services.outbox import DueWork
 from bot.services.ports import Permanent, Transient
 from bot.services.posts import POST_SYNC
@@ -195,6 +195,8 @@ class Partners(commands.GroupCog, group_name="partner", group_description="Find 
         the outbox, in the same tick)."""
         now = self.bot.deps.clock.now()
         async with unit_of_work(self.bot.deps.sessions) as session:
+            if not await upkeep.take_turn(session, "pool-upkeep"):
+                return  # another process is doing it
             await pool.resume_due_pauses(session, now=now)
             await pool.stale_posts(session, now=now)
 

@@ -13,7 +13,7 @@ from models.base import Base
 class SendBudget(Base):
     __tablename__ = "send_budget"
 
-    # The Unix second the sends are counted for.
+    # The slot the sends are counted for: Unix time × slots per second (SharedPacer), floored.
     second: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     # Sends reserved for that second by every process (may pass the limit; grants never do).
     used: Mapped[int] = mapped_column(default=0)

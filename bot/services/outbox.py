@@ -25,7 +25,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -231,6 +246,16 @@ class ScheduleEntry:
     attempt: int
     reason: str | None
     finished_at: datetime | None
+
+
+def of_shards(
+    guild_id: ColumnElement[int], count: int, ids: Collection[int]
+) -> ColumnElement[bool]:
+    """Rows of no guild, or of a guild that one of ``ids`` (of ``count`` shards) carries:
+    Discord's ``(guild_id >> 22) % shard_count``, in SQL (both databases)."""
+    shifted = guild_id.op(">>", return_type=BigInteger)(literal(22, Integer))  # bigint >> int
+    shard = shifted.self_group() % count
+    return or_(guild_id.is_(None), shard.in_(sorted(ids)))
 
 
 def worker_id() -> str:
@@ -448,12 +473,15 @@ async def claim(
     limit: int,
     lease: timedelta,
     kinds: Collection[str] | None = None,
+    shards: tuple[int, Collection[int]] | None = None,
 ) -> list[DueWork]:
     """Claim up to ``limit`` due rows (oldest first) for ``worker`` until ``now + lease``.
 
     Only ``kinds`` are taken when given, so work whose handler isn't loaded stays pending (and
     visible) instead of failing. Stale rows are never claimed, even before
-    :func:`expire_stale` has marked them."""
+    :func:`expire_stale` has marked them. ``shards`` (``(shard_count, shard ids)``) takes only
+    the rows of guilds those shards carry (and rows of no guild): a process that runs some of
+    the bot's shards knows only their guilds' channels, threads and members."""
     if limit <= 0:
         return []
     query = (
@@ -471,6 +499,8 @@ async def claim(
         if not kinds:
             return []
         query = query.where(OUTBOX.c.kind.in_(sorted(kinds)))
+    if shards is not None:
+        query = query.where(of_shards(OUTBOX.c.guild_id, *shards))
     rows = (await session.execute(query)).mappings().all()
     if not rows:
         return []

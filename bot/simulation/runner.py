@@ -526,7 +526,7 @@ class Simulation:
         return act
 
     async def _request(self, person: Person, member: Member) -> None:
-        posts = [t for t in self.sb.forum.threads if t.messages and not t.archived]
+        posts = [t for t in self.sb.forum_for(member).threads if t.messages and not t.archived]
         self.rng.shuffle(posts)
         for post in posts[:5]:
             first = post.messages[0]

@@ -41,6 +41,7 @@ async def test_two_processes_share_one_budget_per_second(
             time=lambda: now[0],
             sleep=next_second,
             local=Pacer(None),
+            slots_per_second=1,  # whole seconds, as this test's clock moves
         )
 
     first, second = pacer(), pacer()

@@ -57,7 +57,12 @@ async def test_two_processes_share_one_budget_per_second(
     assert max(sent.values()) <= 10
     # At most two processes' leftovers (batch - 1 each) are lost per second.
     assert len(sent) <= 60 // (10 - 2 * 3) + 1
-    assert first.reservations + second.reservations < 60 / 2
+    # Batching: per second at most 3 reservations that are granted anything (10 = 4 + 4 + 2;
+    # a grant voided by the clock moving still used the budget) and one per pacer that finds
+    # the second used up, so at most 5 round trips a second, whatever the interleaving of the
+    # two pacers' round trips (which the database's timing decides). Unbatched, 10 a second.
+    seconds = int(now[0]) - int(START) + 1
+    assert first.reservations + second.reservations <= 5 * seconds
 
 
 async def test_a_reservation_never_grants_past_the_limit(

@@ -1,8 +1,8 @@
 """sweep cursor: the goals sweep runs in bounded chunks across ticks from a stored position, and
 an index serves its chunk query; an index for the tick's stale posts (issue 13)
 
-Revision ID: 0006_sweep_cursor
-Revises: 0005_send_budget
+Revision ID: 0007_sweep_cursor
+Revises: 0006_member_left
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import models
 
-revision: str = "0006_sweep_cursor"
-down_revision: str | None = "0005_send_budget"
+revision: str = "0007_sweep_cursor"
+down_revision: str | None = "0006_member_left"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -433,30 +433,41 @@ async def admitted(
 
 
 async def _clear_dms_closed(deps: Any, access: AccessCache, guild_id: int, user_id: int) -> None:
-    from bot.db import unit_of_work
     from bot.services import outbox
 
-    try:
-        async with unit_of_work(deps.sessions) as session:
-            await outbox.clear_dms_closed(
-                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
-            )
-    except Exception:
-        access.marked_closed(guild_id, user_id)  # still marked: try again next time
-        raise
+    await _write_mark(
+        deps,
+        lambda session: outbox.clear_dms_closed(
+            session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+        ),
+        undo=lambda: access.marked_closed(guild_id, user_id),
+    )
 
 
 async def _member_returned(deps: Any, access: AccessCache, guild_id: int, user_id: int) -> None:
-    from bot.db import unit_of_work
     from bot.services import departures
+
+    await _write_mark(
+        deps,
+        lambda session: departures.member_returned(
+            session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+        ),
+        undo=lambda: access.departed(guild_id, user_id),
+    )
+
+
+async def _write_mark(
+    deps: Any, write: Callable[[Any], Awaitable[object]], *, undo: Callable[[], None]
+) -> None:
+    """One mark written in its own transaction; if that fails, the cache is put back (still
+    marked), so the next interaction tries again."""
+    from bot.db import unit_of_work
 
     try:
         async with unit_of_work(deps.sessions) as session:
-            await departures.member_returned(
-                session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
-            )
+            await write(session)
     except Exception:
-        access.departed(guild_id, user_id)  # still marked: try again next time
+        undo()
         raise
 
 

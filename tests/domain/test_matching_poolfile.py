@@ -222,6 +222,15 @@ def test_a_wrong_type_at_any_depth_gives_one_line_and_exit_2_never_a_traceback(
         (b'{"members": [{"id": "a", "zone": "UTC", "availability": ' + b"[" * 900 + b"]" * 900
          + b"}]}", "a availability[0]: must be an object"),
         (b'{"settings": {"k": 1e400}, "members": []}', "settings.k: must be an integer"),
+        # Settings that would ask for a solve without end (they were accepted, exit 0).
+        (b'{"settings": {"k": 100000000000000000000000}, "members": []}',
+         "settings.k: must be at least 1 and at most 200"),
+        (b'{"settings": {"exact_max_members": 100000000000000000000}, "members": []}',
+         "settings.exact_max_members: must be at least 0 and at most 2000"),
+        (b'{"settings": {"exact_candidates_max_members": 10000000}, "members": []}',
+         "settings.exact_candidates_max_members: must be at least 0 and at most 5000"),
+        (b'{"settings": {"repeat_window_days": 99999999}, "members": []}',
+         "settings.repeat_window_days: must be at least 0 and at most 3650"),
     ],
 )
 def test_a_nested_non_utf8_or_out_of_range_pool_gives_one_line_and_exit_2(

@@ -267,10 +267,12 @@ def _member(raw: Any, position: int) -> Seeker:
 _INT_SETTINGS = {
     "min_overlap_minutes": (0, 10080),
     "overlap_weeks": (1, 8),
-    "repeat_window_days": (0, None),
-    "k": (1, None),
-    "exact_max_members": (0, None),
-    "exact_candidates_max_members": (0, None),
+    # Bounded so a pool file cannot ask for a solve that never ends (docs/pool-format.md):
+    # exact blossom on every pair of 2,000 members already takes minutes.
+    "repeat_window_days": (0, 3650),
+    "k": (1, 200),
+    "exact_max_members": (0, 2000),
+    "exact_candidates_max_members": (0, 5000),
 }
 
 

@@ -6,15 +6,18 @@ not enough for it, so this keeps the emulator honest about the protocol."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import hikari
+import pytest
 
 from emulator import Emulator, Guild
 
 
 async def test_hikari_logs_in_sees_its_guild_and_answers_an_interaction(
-    emu: Emulator, guild: Guild
+    emu: Emulator, guild: Guild, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="hikari")
     bot = hikari.GatewayBot(
         emu.token,
         rest_url=emu.api_url,  # hikari finds the gateway through GET /gateway/bot
@@ -67,4 +70,7 @@ async def test_hikari_logs_in_sees_its_guild_and_answers_an_interaction(
     transport = emu.gateway.history[0]
     assert transport.compressed and transport.binary_frames > 0 and transport.text_frames == 0
     assert emu.gateway.identify_count == 1
+    # Nothing hikari found odd (it logs an error on, say, a rate limit bucket where Discord
+    # has none, as on an interaction's callback).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 

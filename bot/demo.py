@@ -763,6 +763,33 @@ async def privacy(demo: Demo) -> None:
         demo.out.sees("a visitor", None, "/privacy export (only them)", nothing.content)
 
 
+async def member_leaves(demo: Demo) -> None:
+    """A member leaves the server without a word. pairbot asks for no privileged intent, so it
+    finds out when a delivery to them fails (a refused DM, then a member lookup that says they
+    are gone): the partnership ends, the partner is told kindly, nothing more goes to them."""
+    pairs = [people for _, people in _pairs(demo)]
+    bystanders = [people for people in pairs if people[0].name not in demo.featured]
+    # Not the oldest or newest bystanders (their journeys were told); else the pair followed.
+    choices = bystanders[1:-1] or [p for p in pairs if p[0].name in demo.featured]
+    if not choices:
+        return
+    chosen = choices[0]
+    demo.out.heading(f"{demo.now_text()}: a member leaves the server")
+    leaver, partner = chosen[0], chosen[1]
+    demo.members[leaver.name].leave()
+    demo.out.line(f"  {leaver.name} leaves the server (a bot without intents is not told)")
+    home = demo.members[partner.name]
+    before = len(home.dms())
+    for _ in range(14):  # until a delivery to them reveals it: their next reminder or check-in
+        await demo.sb.live_until(demo.sb.clock.now() + timedelta(days=1))
+        told = next((m for m in home.dms()[before:] if "left the server" in m.content), None)
+        if told is not None:
+            demo.out.sees(partner.name, partner.zone, f"in a DM, {demo.now_text()}", told.content)
+            demo.stats["members who left the server"] += 1
+            return
+    demo.out.line(f"  (no delivery to {leaver.name} fell due in two weeks, so nobody knows yet)")
+
+
 STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
     admin_setup,
     write_profiles,
@@ -773,6 +800,7 @@ STEPS: tuple[Callable[[Demo], Awaitable[None]], ...] = (
     accountability_weeks,
     pair_ends,
     privacy,
+    member_leaves,
 )
 
 

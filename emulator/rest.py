@@ -19,7 +19,7 @@ from aiohttp import BodyPartReader, web
 
 from . import spec
 from .errors import ApiError, FormErrors, Violation
-from .faults import Faults
+from .faults import FaultAnswer, Faults
 from .model import (
     FORUM,
     FORUM_REQUIRE_TAG,
@@ -320,7 +320,8 @@ class Rest:
         if route.template.endswith("/callback") and route.template.startswith("/interactions/"):
             # An interaction's callback has no rate limit bucket on Discord: no X-RateLimit-*
             # headers (a client that knows the routes, hikari, logs an error on seeing one).
-            limited, headers = None, {}
+            limited: FaultAnswer | None = None
+            headers: dict[str, str] = {}
         else:
             limited, headers = self.faults.take_bucket(f"{method} {route.template}", major)
         if limited is not None:

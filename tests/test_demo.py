@@ -26,6 +26,8 @@ async def test_a_small_demo_walks_the_whole_journey() -> None:
     assert "Before your next meeting" in text  # the missed-goal prompt, after the due moment
     assert "the next agenda, opening with why goals slipped" in text
     assert "<t:" not in text  # every timestamp rendered in the reader's own time
+    assert "Your partner has left the server, so your partnership has ended" in text
+    assert "members who left the server: 1" in text
     assert "profiles: 8" in text
     assert "actions that failed" not in text
 

@@ -414,14 +414,34 @@ async def admitted(
     user_id = interaction.user.id
     if clear_dms_closed and await access.dms_marked_closed(guild_id, user_id):
         access.cleared(guild_id, user_id)
+        from bot.services import outbox
+
         in_background(
-            _clear_dms_closed(deps, access, guild_id, user_id), "clearing a closed-DMs mark"
+            _write_mark(
+                deps,
+                lambda session: outbox.clear_dms_closed(
+                    session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+                ),
+                undo=lambda: access.marked_closed(guild_id, user_id),
+            ),
+            "clearing a closed-DMs mark",
         )
     if await access.marked_left(guild_id, user_id):
         # Someone who left and came back: interacting here proves it (no intent needed). Like
         # the closed-DMs mark, written after the first response, off the reply's path.
         access.returned(guild_id, user_id)
-        in_background(_member_returned(deps, access, guild_id, user_id), "marking a return")
+        from bot.services import departures
+
+        in_background(
+            _write_mark(
+                deps,
+                lambda session: departures.member_returned(
+                    session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
+                ),
+                undo=lambda: access.departed(guild_id, user_id),
+            ),
+            "marking a return",
+        )
     if access_role is None or access_role in roles or moderator:
         return True
     await send_ephemeral(
@@ -430,30 +450,6 @@ async def admitted(
         "Ask a moderator if you'd like to join.",
     )
     return False
-
-
-async def _clear_dms_closed(deps: Any, access: AccessCache, guild_id: int, user_id: int) -> None:
-    from bot.services import outbox
-
-    await _write_mark(
-        deps,
-        lambda session: outbox.clear_dms_closed(
-            session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
-        ),
-        undo=lambda: access.marked_closed(guild_id, user_id),
-    )
-
-
-async def _member_returned(deps: Any, access: AccessCache, guild_id: int, user_id: int) -> None:
-    from bot.services import departures
-
-    await _write_mark(
-        deps,
-        lambda session: departures.member_returned(
-            session, guild_id=guild_id, user_id=user_id, now=deps.clock.now()
-        ),
-        undo=lambda: access.departed(guild_id, user_id),
-    )
 
 
 async def _write_mark(
